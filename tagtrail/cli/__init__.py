@@ -1,0 +1,1 @@
+"""The `tagtrail` command line: one module per subcommand, wired together in main.py."""

@@ -1,0 +1,28 @@
+"""`tagtrail check-config`: validate a site file before deploying it."""
+
+from __future__ import annotations
+
+import argparse
+
+from tagtrail.config import load_site
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check-config",
+        help="validate a site config file",
+        description="Validate a site config; every problem is reported with its file, line and key.",
+    )
+    p.add_argument("file", help="site config YAML")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    site = load_site(args.file)
+    kafka = site.kafka.bootstrap_servers or "embedded mock cluster (NOT durable)"
+    print(
+        f"{args.file}: OK: site {site.site_id!r}, {len(site.readers)} readers, "
+        f"{sum(len(r.antennas) for r in site.readers)} antennas, {len(site.read_points)} read points, "
+        f"{len(site.scanners)} scanners; Kafka {kafka}; ClickHouse {site.clickhouse.dsn}"
+    )
+    return 0

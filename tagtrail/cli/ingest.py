@@ -1,0 +1,48 @@
+"""`tagtrail ingest llrp|scans`: the reader adapters."""
+
+from __future__ import annotations
+
+import argparse
+
+from tagtrail.cli.service import kafka_for, stop_on_signals
+from tagtrail.cli.site_option import add_site_option, load_site_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="run a reader adapter (llrp or scans)", description="Run a reader adapter.")
+    kinds = p.add_subparsers(dest="adapter", metavar="ADAPTER", required=True)
+    llrp = kinds.add_parser(
+        "llrp",
+        help="connect to the site's LLRP readers and publish their tag reads",
+        description="Connect to every LLRP reader in the site config, keep the links healthy, and publish "
+        "each tag report as TagRead events (spooling to disk while Kafka is unreachable).",
+    )
+    add_site_option(llrp)
+    llrp.set_defaults(handler=handle_llrp)
+    scans = kinds.add_parser(
+        "scans",
+        help="serve the handheld scanner upload API",
+        description="Serve POST /v1/scans for handheld scanners and publish accepted scans as Scan events.",
+    )
+    add_site_option(scans)
+    scans.add_argument("--host", help="listen address (default: scans.host from the site)")
+    scans.add_argument("--port", type=int, help="listen port (default: scans.port from the site)")
+    scans.set_defaults(handler=handle_scans)
+
+
+def handle_llrp(args: argparse.Namespace) -> int:
+    from tagtrail.ingest.llrp.app import run_adapter
+
+    site = load_site_option(args)
+    with stop_on_signals() as stop, kafka_for(site) as conn:
+        run_adapter(site, conn, stop=stop)
+    return 0
+
+
+def handle_scans(args: argparse.Namespace) -> int:
+    from tagtrail.ingest.scans.app import run_scan_service
+
+    site = load_site_option(args)
+    with stop_on_signals() as stop, kafka_for(site) as conn:
+        run_scan_service(site, conn, stop=stop, host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,51 @@
+"""`tagtrail where|history|epcis`: ask about one item by any identity form."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from tagtrail.cli.clickhouse_option import add_clickhouse_options, open_clickhouse
+from tagtrail.cli.errors import UserError
+from tagtrail.cli.sql import render_table
+from tagtrail.identity import resolve_any
+from tagtrail.identity.resolve import IdentityError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    for name, help_text in (
+        ("where", "where is this item now?"),
+        ("history", "the item's full movement history"),
+        ("epcis", "the item's history as an EPCIS 2.0 JSON-LD document"),
+    ):
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=f"{help_text[0].upper()}{help_text[1:]} The item may be given as EPC hex, EPC "
+            "pure-identity URI, GS1 barcode data or item key; all resolve to the same item.",
+        )
+        p.add_argument("item", help="EPC hex, urn:epc:id:..., GS1 barcode or item key")
+        add_clickhouse_options(p)
+        p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from tagtrail.history import queries
+    from tagtrail.history.epcis import export_epcis
+
+    try:
+        identity = resolve_any(args.item)
+    except IdentityError as exc:
+        raise UserError(str(exc)) from exc
+    client = open_clickhouse(args)
+    try:
+        if args.command == "epcis":
+            print(json.dumps(export_epcis(client, identity.item_key), indent=2))
+            return 0
+        names, rows = (queries.where_is if args.command == "where" else queries.history)(client, identity.item_key)
+    finally:
+        client.close()
+    if not rows:
+        raise UserError(f"no movements recorded for {identity.item_key}", exit_code=1)
+    print(render_table(names, rows))
+    return 0

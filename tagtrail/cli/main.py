@@ -1,0 +1,75 @@
+"""Entry point of the `tagtrail` command. Each subcommand lives in its own module with a
+`register(subparsers)` function; this file only wires them and turns errors into messages."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+import structlog
+
+from tagtrail import __version__
+from tagtrail.cli.errors import UserError
+from tagtrail.config import ConfigError
+from tagtrail.logging import configure_logging
+
+COMMANDS = [
+    "tagtrail.cli.demo",
+    "tagtrail.cli.run",
+    "tagtrail.cli.ingest",
+    "tagtrail.cli.process",
+    "tagtrail.cli.sink",
+    "tagtrail.cli.sql",
+    "tagtrail.cli.items",
+    "tagtrail.cli.migrate",
+    "tagtrail.cli.decode",
+    "tagtrail.cli.check_config",
+    "tagtrail.cli.hash_token",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tagtrail",
+        description="RFID reads and barcode scans to a time-ordered movement history per item, in ClickHouse.",
+    )
+    parser.add_argument("--version", action="version", version=f"tagtrail {__version__}")
+    parser.add_argument("--log-level", default="info", help="debug, info, warning or error (default: info)")
+    parser.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        configure_logging(level=args.log_level, json=args.log_json)
+    except ValueError as exc:
+        parser.error(str(exc))
+    log = structlog.get_logger("tagtrail")
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as exc:
+        print(f"tagtrail: {exc}", file=sys.stderr)
+        return 2
+    except UserError as exc:
+        print(f"tagtrail: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tagtrail: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        log.error("unexpected_error", command=args.command, error=f"{type(exc).__name__}: {exc}")
+        print(f"tagtrail: unexpected error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""`tagtrail migrate`: create or upgrade the ClickHouse tables (idempotent)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tagtrail.cli.clickhouse_option import add_clickhouse_options, open_clickhouse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "migrate",
+        help="apply the ClickHouse migrations",
+        description="Apply the versioned ClickHouse migrations in schemas/clickhouse/ (idempotent). With "
+        "--cluster, print the DDL for a ClickHouse cluster instead (ReplicatedMergeTree + Distributed).",
+    )
+    add_clickhouse_options(p)
+    p.add_argument("--cluster", metavar="NAME", help="generate cluster DDL for this cluster name and print it")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from tagtrail.history.migrations import cluster_ddl, migrate
+
+    if args.cluster:
+        print(cluster_ddl(args.cluster))
+        return 0
+    client = open_clickhouse(args)
+    try:
+        applied = migrate(client)
+    finally:
+        client.close()
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none (up to date)'}")
+    return 0

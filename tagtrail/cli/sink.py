@@ -1,0 +1,33 @@
+"""`tagtrail sink`: movements into ClickHouse, exactly once."""
+
+from __future__ import annotations
+
+import argparse
+
+from tagtrail.cli.service import kafka_for, stop_on_signals
+from tagtrail.cli.site_option import add_site_option, load_site_option
+from tagtrail.clickhouse import connect_clickhouse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sink",
+        help="write movements into ClickHouse",
+        description="Consume committed movements and insert them into ClickHouse exactly once, "
+        "committing offsets only after ClickHouse acknowledged each batch.",
+    )
+    add_site_option(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from tagtrail.processors.sink.app import run_sink
+
+    site = load_site_option(args)
+    client = connect_clickhouse(site.clickhouse, base_dir=site.path.parent if site.path else None)
+    try:
+        with stop_on_signals() as stop, kafka_for(site) as conn:
+            run_sink(site, conn, client, stop=stop)
+    finally:
+        client.close()
+    return 0

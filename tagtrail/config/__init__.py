@@ -1,0 +1,34 @@
+"""The site configuration: one YAML file describing readers, read points, scanners and services."""
+
+from tagtrail.config.errors import ConfigError
+from tagtrail.config.loader import load_site, parse_site
+from tagtrail.config.site import (
+    Antenna,
+    ClickHouseSettings,
+    KafkaSettings,
+    LlrpSettings,
+    ProcessingSettings,
+    ReadPoint,
+    Reader,
+    ScanServiceSettings,
+    Scanner,
+    SinkSettings,
+    SiteConfig,
+)
+
+__all__ = [
+    "Antenna",
+    "ClickHouseSettings",
+    "ConfigError",
+    "KafkaSettings",
+    "LlrpSettings",
+    "ProcessingSettings",
+    "ReadPoint",
+    "Reader",
+    "ScanServiceSettings",
+    "Scanner",
+    "SinkSettings",
+    "SiteConfig",
+    "load_site",
+    "parse_site",
+]

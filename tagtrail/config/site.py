@@ -1,0 +1,144 @@
+"""What a site config holds. Defaults are what a first run on one machine needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+READ_POINT_KINDS = ("dock_door_inner", "dock_door_outer", "storage", "pick_face", "pack_station", "staging")
+SEARCH_MODES = ("single_target", "dual_target", "single_target_with_suppression")
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where events flow. No bootstrap servers means the embedded, non-durable mock cluster."""
+
+    bootstrap_servers: str | None = None
+    topic_prefix: str = "tagtrail"
+    partitions: int = 12
+    replication_factor: int = 1
+    schema_registry_url: str | None = None
+    # Extra librdkafka settings (security.protocol, sasl.*, ssl.*); values may be "env:NAME" or "file:PATH".
+    client: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.bootstrap_servers
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    """`chdb:///DIR` runs ClickHouse in process; `http(s)://host:8123` talks to a server."""
+
+    dsn: str = "chdb://.tagtrail/chdb"
+    database: str = "tagtrail"
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadPoint:
+    """A place where an item can be observed: an antenna's field, a scanning station."""
+
+    id: str
+    location: str
+    kind: str
+    zone: str | None = None
+    portal: str | None = None  # dock door id pairing inner and outer read points for direction
+    smoothing_window_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Antenna:
+    port: int
+    read_point: str
+    tx_power_dbm: float | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One LLRP reader and what each of its antennas watches."""
+
+    id: str
+    host: str
+    antennas: tuple[Antenna, ...]
+    port: int = 5084
+    session: int = 1
+    search_mode: str = "dual_target"
+    report_every_n_tags: int | None = None
+    report_every_ms: int = 200
+    keepalive_s: float = 3.0
+    tx_power_dbm: float | None = None
+    rssi_scale: float = 1.0  # 0.01 for readers that report dBm x 100
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """A handheld device allowed to upload scans; the token is stored only as its SHA-256."""
+
+    id: str
+    token_sha256: str
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class LlrpSettings:
+    spool_dir: str = ".tagtrail/spool"
+    spool_max_bytes: int = 256 * 1024 * 1024
+    dead_reader_after_s: float = 10.0
+    reconnect_max_backoff_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ScanServiceSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 8 * 1024 * 1024
+    allow_internal_barcodes: bool = True
+    gs_substitute: str | None = None  # a character keyboard-wedge scanners send in place of GS
+
+
+@dataclass(frozen=True)
+class ProcessingSettings:
+    smoothing_window_s: float = 5.0
+    location_hold_off_s: float = 0.5
+    rssi_margin_db: float = 6.0
+    missing_after_s: float = 24 * 3600.0
+    lateness_bound_s: float = 24 * 3600.0
+    commit_every_s: float = 0.5
+    # read point kind (or "<kind>:<direction>") -> "biz_step/disposition"
+    steps: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    batch_rows: int = 50_000
+    batch_seconds: float = 1.0
+    reads_ttl_days: int = 30
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    site_id: str = "site"
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
+    read_points: tuple[ReadPoint, ...] = ()
+    readers: tuple[Reader, ...] = ()
+    scanners: tuple[Scanner, ...] = ()
+    llrp: LlrpSettings = field(default_factory=LlrpSettings)
+    scans: ScanServiceSettings = field(default_factory=ScanServiceSettings)
+    processing: ProcessingSettings = field(default_factory=ProcessingSettings)
+    sink: SinkSettings = field(default_factory=SinkSettings)
+    path: Path | None = None  # where it was loaded from; relative paths resolve against its folder
+
+    def read_point(self, read_point_id: str) -> ReadPoint | None:
+        return next((rp for rp in self.read_points if rp.id == read_point_id), None)
+
+    def reader(self, reader_id: str) -> Reader | None:
+        return next((r for r in self.readers if r.id == reader_id), None)
+
+    def resolve_path(self, value: str) -> Path:
+        p = Path(value)
+        if p.is_absolute() or self.path is None:
+            return p
+        return self.path.parent / p

@@ -1,0 +1,29 @@
+"""One change in an item's whereabouts or state (schema tagtrail.events.Movement)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from tagtrail.events.identity import Identity
+
+MOVEMENT_TYPES = ("arrived", "moved", "departed", "state_changed", "missing")
+DIRECTIONS = ("inbound", "outbound", "unknown", "none")
+
+
+class Movement(msgspec.Struct, frozen=True, kw_only=True):
+    """What the history in ClickHouse is made of: one row per movement, EPCIS vocabulary."""
+
+    event_id: str
+    identity: Identity
+    movement_type: str
+    biz_step: str
+    disposition: str
+    event_time: int
+    recorded_at: int
+    from_location: str | None = None
+    to_location: str | None = None
+    read_point: str | None = None
+    direction: str = "none"
+    action: str = "OBSERVE"
+    anomaly: str | None = None
+    source_event_ids: list[str] = msgspec.field(default_factory=list)

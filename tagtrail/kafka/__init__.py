@@ -1,0 +1,7 @@
+"""Connecting to Kafka: client settings, topic layout, and the embedded evaluation cluster."""
+
+from tagtrail.kafka.admin import ensure_topics
+from tagtrail.kafka.clients import KafkaConnection, connect
+from tagtrail.kafka.topics import TopicSpec, Topics
+
+__all__ = ["KafkaConnection", "TopicSpec", "Topics", "connect", "ensure_topics"]

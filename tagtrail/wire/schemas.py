@@ -1,0 +1,82 @@
+"""Loads the bundled .avsc files and derives what the codec needs from each."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import fastavro
+import fastavro.schema
+
+from tagtrail.events import DeadLetter, Movement, Scan, TagRead
+
+NAMESPACE = "tagtrail.events"
+EVENT_TYPES: dict[str, type] = {
+    "TagRead": TagRead,
+    "Scan": Scan,
+    "Movement": Movement,
+    "DeadLetter": DeadLetter,
+}
+
+
+@dataclass(frozen=True)
+class SchemaRef:
+    """One writer or reader schema with its identity on the wire."""
+
+    name: str
+    schema: dict[str, Any]
+    canonical: str
+    fingerprint: bytes
+    parsed: Any
+    parsed_plain: Any
+
+    @classmethod
+    def from_schema(cls, schema: dict[str, Any] | str) -> SchemaRef:
+        if isinstance(schema, str):
+            schema = json.loads(schema)
+        parsed = fastavro.parse_schema(copy.deepcopy(schema))
+        canonical = fastavro.schema.to_parsing_canonical_form(parsed)
+        # fastavro returns the CRC-64-AVRO fingerprint already in the little-endian byte order
+        # that single-object encoding puts on the wire.
+        fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
+        plain = fastavro.parse_schema(_without_timestamp_logical_types(fastavro.schema.expand_schema(schema)))
+        return cls(
+            name=parsed["name"],
+            schema=schema,
+            canonical=canonical,
+            fingerprint=fingerprint,
+            parsed=parsed,
+            parsed_plain=plain,
+        )
+
+
+def _without_timestamp_logical_types(node: Any) -> Any:
+    """The same schema with timestamp logical types removed.
+
+    The binary encoding is identical; reading through this copy yields integer microseconds,
+    which is what the events hold, and skips building datetimes (measured ~30% faster decode).
+    """
+    if isinstance(node, dict):
+        out = {k: _without_timestamp_logical_types(v) for k, v in node.items()}
+        if out.get("logicalType", "").startswith("timestamp-"):
+            out.pop("logicalType")
+        return out
+    if isinstance(node, list):
+        return [_without_timestamp_logical_types(v) for v in node]
+    return node
+
+
+@cache
+def bundled_schema(name: str) -> SchemaRef:
+    """The schema shipped in schemas/avro/ for an event type, named types expanded inline."""
+    if name not in EVENT_TYPES:
+        raise KeyError(f"no event schema named {name!r}; known: {', '.join(EVENT_TYPES)}")
+    folder = resources.files("tagtrail.schemas") / "avro"
+    with resources.as_file(folder / f"{NAMESPACE}.{name}.avsc") as path:
+        loaded = fastavro.schema.load_schema(str(path), _write_hint=False)
+    expanded = fastavro.schema.expand_schema(loaded)
+    return SchemaRef.from_schema(expanded)
