@@ -1,1 +1,1 @@
-"""schemas"""
+"""Schemas as data: Avro event schemas (avro/*.avsc) and ClickHouse migrations (clickhouse/*.sql)."""

@@ -1,17 +1,33 @@
-"""GS1 barcode data (as a scanner emits it) to its elements and an Identity, via biip."""
+"""GS1 barcode data (as a scanner emits it) to its elements and an Identity, via biip.
+
+The form is chosen from the data itself before biip is called, rather than letting `biip.parse`
+try every interpretation: that is twice as fast (measured: ~12k vs ~24k element strings/s per core)
+and it fixes the ambiguity that made a prefix-less element string `01<gtin>21<serial>` lose its
+serial (biip also offers the GTIN alone, and the GTIN alone was preferred).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from biip import ParseConfig, parse
+from biip import ParseConfig, ParseError
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
+from biip.gtin import Gtin
+from biip.sscc import Sscc
 
 from tagtrail.events import Identity
 from tagtrail.identity import item_key
 
 GS = "\x1d"
+
+# AIM symbology identifiers whose data is a GS1 element string (GS1-128, GS1 DataMatrix, GS1 QR,
+# GS1 DataBar, GS1 DotCode) and those whose data is a bare GTIN (EAN-13/UPC-A, EAN-8, ITF-14).
+GS1_ELEMENT_SYMBOLOGIES = frozenset({"]C1", "]d2", "]Q3", "]e0", "]J1"})
+GTIN_SYMBOLOGIES = frozenset({"]E0", "]E3", "]E4", "]I1"})
+GTIN_LENGTHS = (8, 12, 13, 14)
+SSCC_LENGTH = 18
 
 
 class BarcodeError(ValueError):
@@ -39,50 +55,85 @@ class BarcodeParser:
     """Parses GS1 element strings (with AIM prefixes and GS/FNC1), HRI text, Digital Link URIs,
     plain GTINs and SSCCs. Non-GS1 data is accepted under the `internal` scheme when allowed,
     so internal serial labels still get a history.
+
+    Reasons raised: `empty`, `unparseable`, `bad_check_digit`, `no_item_key`.
     """
 
     def __init__(self, *, allow_internal: bool = True, separator_chars: tuple[str, ...] = (GS,)) -> None:
         self.allow_internal = allow_internal
-        self._config = ParseConfig(separator_chars=list(separator_chars))
+        self._separators = tuple(dict.fromkeys((GS, *separator_chars)))
+        self._config = ParseConfig(separator_chars=list(self._separators))
 
     def parse(self, raw: str) -> ParsedBarcode:
+        if not isinstance(raw, str):
+            raise BarcodeError("unparseable", f"barcode data must be text, got {type(raw).__name__}")
         text = raw.strip("\r\n")
-        if not text.strip():
-            raise BarcodeError("empty", "barcode data is empty")
         symbology = text[:3] if text.startswith("]") and len(text) >= 3 else None
-        body = text[3:] if symbology else text
-        if body.startswith("(") and ")" in body:
-            try:
-                message = GS1Message.parse_hri(body)
-            except Exception as exc:
-                raise BarcodeError("unparseable", f"GS1 human-readable form not understood: {exc}") from exc
-            return self._from_elements(raw, symbology, message.element_strings)
+        # A wedge scanner may send FNC1 in first position as a leading GS; it carries no data.
+        body = (text[3:] if symbology else text).strip().strip("".join(self._separators)).strip()
+        if not body:
+            raise BarcodeError("empty", "barcode data is empty")
         try:
-            result = parse(text, config=self._config)
-        except Exception as exc:  # biip raises ParseError for data no interpretation fits
+            if body.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+                return self._digital_link(raw, symbology, body)
+            if body.startswith("("):
+                return self._human_readable(raw, symbology, body)
+            if symbology in GS1_ELEMENT_SYMBOLOGIES:
+                return self._element_string(raw, symbology, body, declared=True)
+            if body.isascii() and body.isdigit() and (len(body) in GTIN_LENGTHS or len(body) == SSCC_LENGTH):
+                return self._bare_key(raw, symbology, body)
+            if symbology in GTIN_SYMBOLOGIES:
+                raise BarcodeError("unparseable", f"{symbology} carries a GTIN, but {body!r} is not one")
+            return self._element_string(raw, symbology, body, declared=False)
+        except BarcodeError:
+            raise
+        except Exception as exc:  # biip is not expected to raise anything else; never let it escape
+            raise BarcodeError("unparseable", f"barcode data not understood: {type(exc).__name__}: {exc}") from exc
+
+    # -- forms ----------------------------------------------------------------------------
+    def _digital_link(self, raw: str, symbology: str | None, body: str) -> ParsedBarcode:
+        try:
+            uri = GS1DigitalLinkURI.parse(body, config=self._config)
+        except ParseError as exc:
+            return self._internal(raw, symbology, body, f"not a GS1 Digital Link URI: {exc}")
+        return self._from_elements(raw, symbology, uri.element_strings)
+
+    def _human_readable(self, raw: str, symbology: str | None, body: str) -> ParsedBarcode:
+        try:
+            message = GS1Message.parse_hri(body, config=self._config)
+        except ParseError as exc:
+            raise BarcodeError("unparseable", f"GS1 human-readable form not understood: {exc}") from exc
+        return self._from_elements(raw, symbology, message.element_strings)
+
+    def _element_string(self, raw: str, symbology: str | None, body: str, *, declared: bool) -> ParsedBarcode:
+        """`declared`: the scanner said the symbol holds GS1 data, so failing to parse it is an
+        error rather than a sign of an internal label."""
+        try:
+            message = GS1Message.parse(body, config=self._config)
+        except ParseError as exc:
+            if declared:
+                raise BarcodeError(_reason(str(exc)), f"GS1 element string not understood: {exc}") from exc
             return self._internal(raw, symbology, body, str(exc))
-        if result.gs1_digital_link_uri is not None:
-            return self._from_elements(raw, symbology, result.gs1_digital_link_uri.element_strings)
-        if result.gs1_message is not None and _is_gs1_symbology(symbology, result, body):
-            return self._from_elements(raw, symbology, result.gs1_message.element_strings)
-        if result.sscc is not None:
-            sscc = result.sscc.value
-            return ParsedBarcode(raw, Identity(item_key=item_key.sscc_key(sscc), scheme="sscc", sscc=sscc), symbology, sscc=sscc)
-        if result.gtin is not None:
-            gtin = result.gtin.as_gtin_14()
-            return ParsedBarcode(raw, Identity(item_key=item_key.gtin_key(gtin), scheme="gtin", gtin=gtin), symbology, gtin=gtin)
-        if result.gs1_message is not None:
-            return self._from_elements(raw, symbology, result.gs1_message.element_strings)
-        errors = [e for e in (result.gs1_message_error, result.gtin_error, result.sscc_error) if e]
-        if body.isdigit() and len(body) in (8, 12, 13, 14, 18):
-            key_error = result.sscc_error if len(body) == 18 else result.gtin_error
-            raise BarcodeError("bad_check_digit", key_error or "bad check digit")
-        return self._internal(raw, symbology, body, "; ".join(errors))
+        if not declared and message.element_strings.get(ai="01") is None and message.element_strings.get(ai="00") is None:
+            # Text like "10ABC" parses as AI 10 (lot); without a key AI it is more likely an internal label.
+            return self._internal(raw, symbology, body, "GS1 data without a GTIN or SSCC")
+        return self._from_elements(raw, symbology, message.element_strings)
+
+    def _bare_key(self, raw: str, symbology: str | None, body: str) -> ParsedBarcode:
+        """Digits alone: a GTIN-8/12/13/14 (EAN/UPC/ITF) or an 18-digit SSCC."""
+        try:
+            if len(body) == SSCC_LENGTH:
+                sscc = Sscc.parse(body, config=self._config).value
+                return ParsedBarcode(raw, Identity(item_key=item_key.sscc_key(sscc), scheme="sscc", sscc=sscc), symbology, sscc=sscc)
+            gtin = Gtin.parse(body, config=self._config).as_gtin_14()
+        except ParseError as exc:
+            raise BarcodeError(_reason(str(exc)), str(exc)) from exc
+        return ParsedBarcode(raw, Identity(item_key=item_key.gtin_key(gtin), scheme="gtin", gtin=gtin), symbology, gtin=gtin)
 
     def _internal(self, raw: str, symbology: str | None, body: str, why: str) -> ParsedBarcode:
         if not self.allow_internal:
-            raise BarcodeError("unparseable", f"not a GS1 barcode: {why}")
-        if any(ord(c) < 32 for c in body):
+            raise BarcodeError(_reason(why), f"not a GS1 barcode: {why}")
+        if any(ord(c) < 32 or ord(c) == 127 for c in body):
             raise BarcodeError("unparseable", "non-GS1 barcode contains control characters")
         return ParsedBarcode(raw, Identity(item_key=item_key.internal_key(body), scheme="internal", serial=body), symbology)
 
@@ -114,13 +165,9 @@ class BarcodeParser:
         elif gtin is not None:
             identity = Identity(item_key=item_key.gtin_key(gtin), scheme="gtin", gtin=gtin)
         else:
-            raise BarcodeError("no_item_key", f"GS1 data has no GTIN or SSCC (AIs: {', '.join(values)})")
+            raise BarcodeError("no_item_key", f"GS1 data has no GTIN or SSCC (AIs: {', '.join(values) or 'none'})")
         return ParsedBarcode(raw, identity, symbology, gtin, serial, lot, expiry, sscc, values)
 
 
-def _is_gs1_symbology(symbology: str | None, result, body: str) -> bool:
-    """Plain digits could be a bare GTIN/SSCC or an element string; prefer the bare key unless the
-    scanner said GS1 (]C1, ]d2, ]Q3, ]e0) or the data holds more than one element."""
-    if symbology in ("]C1", "]d2", "]Q3", "]e0", "]J1"):
-        return True
-    return result.gtin is None and result.sscc is None
+def _reason(message: str) -> str:
+    return "bad_check_digit" if "check digit" in message.lower() else "unparseable"

@@ -44,7 +44,10 @@ class KafkaConnection:
         }
 
     def transactional_producer_config(self, transactional_id: str, **overrides: Any) -> dict[str, Any]:
-        return self.producer_config(**{"transactional.id": transactional_id, "transaction.timeout.ms": 60_000, **overrides})
+        # librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+        return self.producer_config(
+            **{"transactional.id": transactional_id, "transaction.timeout.ms": 60_000, "message.timeout.ms": 60_000, **overrides}
+        )
 
     def consumer_config(self, group_id: str, **overrides: Any) -> dict[str, Any]:
         """read_committed and manual commits: downstream sees only committed transactions."""

@@ -39,6 +39,8 @@ def _librdkafka() -> ctypes.CDLL:
     lib.rd_kafka_conf_new.restype = ctypes.c_void_p
     lib.rd_kafka_new.restype = ctypes.c_void_p
     lib.rd_kafka_new.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.rd_kafka_conf_set.restype = ctypes.c_int
     lib.rd_kafka_destroy.argtypes = [ctypes.c_void_p]
     lib.rd_kafka_mock_cluster_new.restype = ctypes.c_void_p
     lib.rd_kafka_mock_cluster_new.argtypes = [ctypes.c_void_p, ctypes.c_int]
@@ -56,7 +58,10 @@ class EmbeddedKafka:
     def __init__(self) -> None:
         self._lib = _librdkafka()
         errstr = ctypes.create_string_buffer(512)
-        self._rk = self._lib.rd_kafka_new(0, self._lib.rd_kafka_conf_new(), errstr, len(errstr))
+        conf = self._lib.rd_kafka_conf_new()
+        # This handle only hosts the cluster; silence its "no bootstrap.servers" notice.
+        self._lib.rd_kafka_conf_set(conf, b"log_level", b"3", errstr, len(errstr))
+        self._rk = self._lib.rd_kafka_new(0, conf, errstr, len(errstr))
         if not self._rk:
             raise RuntimeError(f"could not start the embedded Kafka: {errstr.value.decode()}")
         self._cluster = self._lib.rd_kafka_mock_cluster_new(self._rk, 1)

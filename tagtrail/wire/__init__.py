@@ -7,7 +7,7 @@
 The decoder accepts both, so a site can switch without draining its topics.
 """
 
-from tagtrail.wire.codec import Codec, DecodeError
+from tagtrail.wire.codec import Codec, DecodeError, codec_for
 from tagtrail.wire.schemas import EVENT_TYPES, SchemaRef, bundled_schema
 
-__all__ = ["Codec", "DecodeError", "EVENT_TYPES", "SchemaRef", "bundled_schema"]
+__all__ = ["Codec", "DecodeError", "codec_for", "EVENT_TYPES", "SchemaRef", "bundled_schema"]

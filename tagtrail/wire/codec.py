@@ -123,3 +123,16 @@ class Codec(Generic[E]):
             found = SchemaRef.from_schema(self._registry.get_schema(schema_id).schema_str)
             self._registry_schemas[schema_id] = found
         return found
+
+
+def registry_client(url: str) -> Any:
+    """A Confluent schema registry client; `mock://name` gives the library's in-process registry."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return SchemaRegistryClient.new_client({"url": url})
+
+
+def codec_for(name: str, *, schema_registry_url: str | None = None, store: SchemaStore | None = None) -> Codec:
+    """The codec a stage should use under the site's settings."""
+    registry = registry_client(schema_registry_url) if schema_registry_url else None
+    return Codec(name, store=store, registry=registry)

@@ -1,0 +1,33 @@
+# Two commands for a fresh machine (python3 >= 3.11, a JDK 17+ and Maven are all it needs):
+#   make demo   create .venv, install tagtrail, run the simulated warehouse on embedded defaults
+#   make test   create .venv, install tagtrail with test extras, run the whole suite against real
+#               Kafka (started from the official jars by deploy/local/kafka.sh) and real ClickHouse
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv kafka-jars bench clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/tagtrail demo $(DEMO_ARGS)
+
+kafka-jars:
+	deploy/local/kafka.sh fetch > /dev/null
+
+test: venv kafka-jars
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv kafka-jars
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .tagtrail .pytest_cache

@@ -1,0 +1,247 @@
+"""LLRP 1.0.1 binary framing: the reader side that sllurp lacks, plus a parameter walker.
+
+Message header: u16 (3 reserved bits, 3-bit version, 10-bit type), u32 length of the whole
+message, u32 message id. Parameters are TLV (u16 type, u16 length incl. header) or, for the
+small fixed fields of tag reports, TV (u8 0x80|type followed by a fixed-size value).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+VERSION = 1
+HEADER = struct.Struct("!HII")
+HEADER_LEN = HEADER.size
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # no reader sends more in one frame; beyond it the framing is broken
+
+# message types (LLRP 1.0.1 section 16)
+GET_READER_CAPABILITIES = 1
+GET_READER_CONFIG = 2
+SET_READER_CONFIG = 3
+CLOSE_CONNECTION_RESPONSE = 4
+GET_READER_CAPABILITIES_RESPONSE = 11
+GET_READER_CONFIG_RESPONSE = 12
+SET_READER_CONFIG_RESPONSE = 13
+CLOSE_CONNECTION = 14
+ADD_ROSPEC = 20
+DELETE_ROSPEC = 21
+START_ROSPEC = 22
+STOP_ROSPEC = 23
+ENABLE_ROSPEC = 24
+DISABLE_ROSPEC = 25
+ADD_ROSPEC_RESPONSE = 30
+DELETE_ROSPEC_RESPONSE = 31
+START_ROSPEC_RESPONSE = 32
+STOP_ROSPEC_RESPONSE = 33
+ENABLE_ROSPEC_RESPONSE = 34
+DISABLE_ROSPEC_RESPONSE = 35
+DELETE_ACCESSSPEC = 41
+DELETE_ACCESSSPEC_RESPONSE = 51
+RO_ACCESS_REPORT = 61
+KEEPALIVE = 62
+READER_EVENT_NOTIFICATION = 63
+ENABLE_EVENTS_AND_REPORTS = 64
+KEEPALIVE_ACK = 72
+ERROR_MESSAGE = 100
+
+# the response each request gets
+RESPONSES = {
+    GET_READER_CAPABILITIES: GET_READER_CAPABILITIES_RESPONSE,
+    GET_READER_CONFIG: GET_READER_CONFIG_RESPONSE,
+    SET_READER_CONFIG: SET_READER_CONFIG_RESPONSE,
+    CLOSE_CONNECTION: CLOSE_CONNECTION_RESPONSE,
+    ADD_ROSPEC: ADD_ROSPEC_RESPONSE,
+    DELETE_ROSPEC: DELETE_ROSPEC_RESPONSE,
+    START_ROSPEC: START_ROSPEC_RESPONSE,
+    STOP_ROSPEC: STOP_ROSPEC_RESPONSE,
+    ENABLE_ROSPEC: ENABLE_ROSPEC_RESPONSE,
+    DISABLE_ROSPEC: DISABLE_ROSPEC_RESPONSE,
+    DELETE_ACCESSSPEC: DELETE_ACCESSSPEC_RESPONSE,
+}
+
+# parameter types
+P_UTC_TIMESTAMP = 128
+P_GENERAL_DEVICE_CAPABILITIES = 137
+P_LLRP_CAPABILITIES = 142
+P_REGULATORY_CAPABILITIES = 143
+P_UHF_BAND_CAPABILITIES = 144
+P_TRANSMIT_POWER_LEVEL_ENTRY = 145
+P_FREQUENCY_INFORMATION = 146
+P_FREQUENCY_HOP_TABLE = 147
+P_ROSPEC = 177
+P_ROBOUNDARY_SPEC = 178
+P_ROSPEC_START_TRIGGER = 179
+P_AISPEC = 183
+P_AISPEC_STOP_TRIGGER = 184
+P_TAG_OBSERVATION_TRIGGER = 185
+P_KEEPALIVE_SPEC = 220
+P_ROREPORT_SPEC = 237
+P_TAG_REPORT_CONTENT_SELECTOR = 238
+P_TAG_REPORT_DATA = 240
+P_EPC_DATA = 241
+P_READER_EVENT_NOTIFICATION_DATA = 246
+P_CONNECTION_ATTEMPT_EVENT = 256
+P_LLRP_STATUS = 287
+P_C1G2_LLRP_CAPABILITIES = 327
+P_UHF_C1G2_RF_MODE_TABLE = 328
+P_UHF_C1G2_RF_MODE_TABLE_ENTRY = 329
+
+# TV parameter types and their value formats (LLRP 1.0.1 section 16.2.7.3)
+TV_ANTENNA_ID = 1
+TV_FIRST_SEEN_UTC = 2
+TV_LAST_SEEN_UTC = 4
+TV_PEAK_RSSI = 6
+TV_CHANNEL_INDEX = 7
+TV_TAG_SEEN_COUNT = 8
+TV_ROSPEC_ID = 9
+TV_EPC_96 = 13
+TV_FORMATS = {1: "H", 2: "Q", 3: "Q", 4: "Q", 5: "Q", 6: "b", 7: "H", 8: "H", 9: "I", 10: "H", 11: "H", 12: "H",
+              13: "12s", 14: "H", 15: "H", 16: "I", 17: "H", 18: "HH", 19: "H", 20: "H"}
+TV_SIZES = {t: struct.calcsize("!" + f) for t, f in TV_FORMATS.items()}
+
+STATUS_SUCCESS = 0
+STATUS_UNSUPPORTED_MESSAGE = 109
+
+# TagReportContentSelector flag bits, most significant first (LLRP 1.0.1 section 16.2.7.1)
+CONTENT_FLAGS = ("ROSpecID", "SpecIndex", "InventoryParameterSpecID", "AntennaID", "ChannelIndex", "PeakRSSI",
+                 "FirstSeenTimestamp", "LastSeenTimestamp", "TagSeenCount", "AccessSpecID")
+
+
+class FrameError(ValueError):
+    """Bytes that do not form an LLRP frame or parameter."""
+
+
+def message(msg_type: int, body: bytes = b"", msg_id: int = 0) -> bytes:
+    return HEADER.pack((VERSION << 10) | msg_type, HEADER_LEN + len(body), msg_id) + body
+
+
+def parse_header(data: bytes | memoryview) -> tuple[int, int, int, int]:
+    """(version, type, length, id) of the frame starting at data[0]; FrameError if it cannot be one."""
+    word, length, msg_id = HEADER.unpack_from(data, 0)
+    version, msg_type = (word >> 10) & 0x07, word & 0x03FF
+    if version not in (1, 2) or length < HEADER_LEN or length > MAX_MESSAGE_BYTES:
+        raise FrameError(f"invalid LLRP header: version {version}, type {msg_type}, length {length}")
+    return version, msg_type, length, msg_id
+
+
+def tlv(param_type: int, body: bytes = b"") -> bytes:
+    return struct.pack("!HH", param_type, 4 + len(body)) + body
+
+
+def tv(param_type: int, *values: object) -> bytes:
+    return struct.pack("!B" + TV_FORMATS[param_type], 0x80 | param_type, *values)
+
+
+def status(code: int = STATUS_SUCCESS, description: str = "") -> bytes:
+    text = description.encode()
+    return tlv(P_LLRP_STATUS, struct.pack("!HH", code, len(text)) + text)
+
+
+def response(msg_type: int, msg_id: int, code: int = STATUS_SUCCESS, description: str = "") -> bytes:
+    return message(msg_type, status(code, description), msg_id)
+
+
+def connection_attempt_event(utc_us: int, msg_id: int = 0) -> bytes:
+    data = tlv(P_UTC_TIMESTAMP, struct.pack("!Q", utc_us)) + tlv(P_CONNECTION_ATTEMPT_EVENT, struct.pack("!H", 0))
+    return message(READER_EVENT_NOTIFICATION, tlv(P_READER_EVENT_NOTIFICATION_DATA, data), msg_id)
+
+
+def keepalive(msg_id: int) -> bytes:
+    return message(KEEPALIVE, b"", msg_id)
+
+
+def capabilities_response(msg_id: int, *, antennas: int, manufacturer: int = 0, model: int = 1,
+                          firmware: str = "tagtrail-emulator") -> bytes:
+    """What sllurp's parseCapabilities reads: antenna count, power table, one RF mode."""
+    fw = firmware.encode()
+    general = tlv(P_GENERAL_DEVICE_CAPABILITIES,
+                  struct.pack("!HHIIH", antennas, 1 << 14, manufacturer, model, len(fw)) + fw)
+    llrp = tlv(P_LLRP_CAPABILITIES, struct.pack("!BBHIIIII", 0, 7, 0, 1, 1, 1, 1, 1))
+    powers = b"".join(tlv(P_TRANSMIT_POWER_LEVEL_ENTRY, struct.pack("!HH", i + 1, 1000 + 25 * i)) for i in range(81))
+    hop = tlv(P_FREQUENCY_HOP_TABLE, struct.pack("!BBH", 1, 0, 1) + struct.pack("!I", 902750))
+    freq = tlv(P_FREQUENCY_INFORMATION, struct.pack("!B", 0x80) + hop)
+    mode = tlv(P_UHF_C1G2_RF_MODE_TABLE_ENTRY, struct.pack("!IBBBBIIIII", 1000, 0x80, 0, 0, 1, 640000, 1500, 6250, 6250, 0))
+    band = tlv(P_UHF_BAND_CAPABILITIES, powers + freq + tlv(P_UHF_C1G2_RF_MODE_TABLE, mode))
+    regulatory = tlv(P_REGULATORY_CAPABILITIES, struct.pack("!HH", 840, 1) + band)
+    c1g2 = tlv(P_C1G2_LLRP_CAPABILITIES, struct.pack("!BH", 0, 2))
+    body = status() + general + llrp + regulatory + c1g2
+    return message(GET_READER_CAPABILITIES_RESPONSE, body, msg_id)
+
+
+@dataclass(frozen=True)
+class TagReport:
+    """One TagReportData entry as a reader would send it; None fields are left out of the frame."""
+
+    epc: bytes
+    antenna_id: int | None = None
+    peak_rssi: int | None = None
+    channel_index: int | None = None
+    first_seen_us: int | None = None
+    last_seen_us: int | None = None
+    seen_count: int | None = None
+    rospec_id: int | None = None
+    epc_bits: int | None = None  # EPCData's bit count; None means len(epc) * 8
+    extra: bytes = b""  # raw parameters appended as they are (used to inject unknown ones)
+
+
+def tag_report_data(tag: TagReport) -> bytes:
+    if len(tag.epc) == 12 and tag.epc_bits is None:
+        parts = [tv(TV_EPC_96, tag.epc)]
+    else:
+        bits = len(tag.epc) * 8 if tag.epc_bits is None else tag.epc_bits
+        parts = [tlv(P_EPC_DATA, struct.pack("!H", bits) + tag.epc)]
+    if tag.rospec_id is not None:
+        parts.append(tv(TV_ROSPEC_ID, tag.rospec_id))
+    if tag.antenna_id is not None:
+        parts.append(tv(TV_ANTENNA_ID, tag.antenna_id))
+    if tag.peak_rssi is not None:
+        parts.append(tv(TV_PEAK_RSSI, tag.peak_rssi))
+    if tag.channel_index is not None:
+        parts.append(tv(TV_CHANNEL_INDEX, tag.channel_index))
+    if tag.first_seen_us is not None:
+        parts.append(tv(TV_FIRST_SEEN_UTC, tag.first_seen_us))
+    if tag.last_seen_us is not None:
+        parts.append(tv(TV_LAST_SEEN_UTC, tag.last_seen_us))
+    if tag.seen_count is not None:
+        parts.append(tv(TV_TAG_SEEN_COUNT, tag.seen_count))
+    parts.append(tag.extra)
+    return tlv(P_TAG_REPORT_DATA, b"".join(parts))
+
+
+def ro_access_report(tags: list[TagReport], msg_id: int = 0) -> bytes:
+    return message(RO_ACCESS_REPORT, b"".join(tag_report_data(t) for t in tags), msg_id)
+
+
+@dataclass(frozen=True)
+class Param:
+    type: int
+    body: bytes  # TLV: bytes after the 4-byte header; TV: the value bytes
+
+
+def walk(data: bytes, offset: int = 0) -> list[Param]:
+    """The parameters laid one after another in data[offset:]; FrameError if one overruns."""
+    params: list[Param] = []
+    pos, end = offset, len(data)
+    while pos < end:
+        first = data[pos]
+        if first & 0x80:
+            ptype = first & 0x7F
+            size = TV_SIZES.get(ptype)
+            if size is None or pos + 1 + size > end:
+                raise FrameError(f"unknown or truncated TV parameter {ptype} at byte {pos}")
+            params.append(Param(ptype, bytes(data[pos + 1:pos + 1 + size])))
+            pos += 1 + size
+            continue
+        if pos + 4 > end:
+            raise FrameError(f"truncated parameter header at byte {pos}")
+        ptype, length = struct.unpack_from("!HH", data, pos)
+        if length < 4 or pos + length > end:
+            raise FrameError(f"parameter {ptype & 0x3FF} at byte {pos} claims {length} bytes, {end - pos} left")
+        params.append(Param(ptype & 0x3FF, bytes(data[pos + 4:pos + length])))
+        pos += length
+    return params
+
+
+def find(params: list[Param], ptype: int) -> Param | None:
+    return next((p for p in params if p.type == ptype), None)
