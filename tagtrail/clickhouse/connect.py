@@ -16,6 +16,7 @@ import clickhouse_connect
 import structlog
 
 from tagtrail.config import ClickHouseSettings
+from tagtrail.kafka.secrets import resolve_value
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +73,8 @@ def connect_clickhouse(settings: ClickHouseSettings, *, base_dir: Path | None = 
             port=target.port,
             secure=target.secure,
             username=settings.username or target.username or "default",
-            password=settings.password or target.password or "",
+            # env:NAME / file:PATH keep the password out of the site file (Kubernetes Secrets, Docker secrets).
+            password=resolve_value("clickhouse.password", settings.password) if settings.password else target.password or "",
         )
     if create_database:
         client.command(f"CREATE DATABASE IF NOT EXISTS `{settings.database}`")
