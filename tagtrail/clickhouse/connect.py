@@ -16,7 +16,7 @@ import clickhouse_connect
 import structlog
 
 from tagtrail.config import ClickHouseSettings
-from tagtrail.kafka.secrets import resolve_value
+from tagtrail.config.secrets import resolve_value
 
 log = structlog.get_logger(__name__)
 

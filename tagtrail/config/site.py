@@ -70,6 +70,8 @@ class Reader:
     keepalive_s: float = 3.0
     tx_power_dbm: float | None = None
     rssi_scale: float = 1.0  # 0.01 for readers that report dBm x 100
+    # Impinj readers only: enable their LLRP extensions so search_mode is sent (plain LLRP 1.0.1 has none)
+    impinj_extensions: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,15 +89,26 @@ class LlrpSettings:
     spool_max_bytes: int = 256 * 1024 * 1024
     dead_reader_after_s: float = 10.0
     reconnect_max_backoff_s: float = 30.0
+    reconnect_initial_backoff_s: float = 0.5
+    clock_tolerance_s: float = 2.0  # reader clocks further off than this are corrected by the measured offset
+    max_in_flight: int = 50_000  # records handed to the Kafka producer at once; the rest waits in the spool
 
 
 @dataclass(frozen=True)
 class ScanServiceSettings:
+    """The handheld upload API (tagtrail ingest scans); see the README's scan service section."""
+
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 8 * 1024 * 1024
     allow_internal_barcodes: bool = True
     gs_substitute: str | None = None  # a character keyboard-wedge scanners send in place of GS
+    require_serial: bool = True  # a GTIN without serial names a product, not an item: reject as no_serial
+    max_scans_per_upload: int = 5000  # keeps one upload's verdict within one Kafka record
+    max_clock_skew_s: float = 300.0  # scanned_at further than this past the upload time is rejected
+    publish_timeout_s: float = 10.0  # how long an upload waits for Kafka before answering 503
+    retry_after_s: int = 5  # the Retry-After of a 503
+    parse_cache_size: int = 65536  # parsed barcodes kept by raw data (repeat scans skip biip)
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,12 @@ class ProcessingSettings:
     commit_every_s: float = 0.5
     # read point kind (or "<kind>:<direction>") -> "biz_step/disposition"
     steps: dict[str, str] = field(default_factory=dict)
+    # Events stamped further ahead of the processor's clock than this are dead-lettered
+    # (reason from_the_future) instead of dragging the event-time watermark forward.
+    future_tolerance_s: float = 3600.0
+    consume_batch: int = 5000  # messages per consume() call on the hot path
+    transaction_timeout_s: float = 20.0  # bounds how long a dead instance's open transaction blocks others
+    session_timeout_s: float = 10.0  # consumer group session: how soon a dead instance's partitions move
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,7 @@ class SinkSettings:
     batch_rows: int = 50_000
     batch_seconds: float = 1.0
     reads_ttl_days: int = 30
+    retry_max_backoff_s: float = 5.0  # cap of the wait between retries while ClickHouse or Kafka is unreachable
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import structlog
 
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka.embedded import CapacityGuard, EmbeddedKafka
-from tagtrail.kafka.secrets import redact, resolve_value
+from tagtrail.config.secrets import redact, resolve_value
 from tagtrail.kafka.topics import Topics
 
 log = structlog.get_logger(__name__)

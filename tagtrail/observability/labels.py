@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from tagtrail.clickhouse.connect import parse_dsn
 from tagtrail.config import SiteConfig
-from tagtrail.kafka.secrets import SECRET_WORDS, resolve_value
+from tagtrail.config.secrets import SECRET_WORDS, resolve_value
 
 REDACTED = "redacted"
 MAX_LABEL_CHARS = 120  # long values are free text, not ids; truncating also caps series size

@@ -1,4 +1,5 @@
-"""Resolves `env:NAME` and `file:PATH` setting values, so secrets stay out of config files and logs."""
+"""Resolves `env:NAME` and `file:PATH` setting values (Kafka client settings, the ClickHouse password),
+so secrets stay out of site files, and redacts them from anything logged."""
 
 from __future__ import annotations
 
