@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workdir", type=Path, default=Path(".tagtrail/demo"), help="demo data folder, wiped at start")
     p.add_argument("--report", type=Path, default=Path("tagtrail-demo-report.html"), help="HTML report to write")
     p.add_argument("--seed", type=int, default=2026, help="random seed of the simulated flows")
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, default_log_level="warning")  # progress lines, not every stage's info logs
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -58,9 +58,10 @@ def _print_progress(snap, previous) -> None:
         dt_s = max(snap.at - previous.at, 1e-6)
         rate_r = (snap.reads - previous.reads) / dt_s
         rate_m = (snap.movements - previous.movements) / dt_s
+    fresh = f"{snap.freshness_s:5.1f} s" if snap.freshness_s is not None else "    -"
     print(
-        f"  reads {snap.reads:>7,} ({rate_r:>7,.0f}/s)   scans {snap.scans:>5,}   movements {snap.movements:>6,} "
-        f"({rate_m:>5,.0f}/s)   lag: processor {snap.processor_lag:>5,}  sink {snap.sink_lag:>5,}",
+        f"  reads {snap.reads:>7,} ({rate_r:>6,.0f}/s)  scans {snap.scans:>5,}  movements {snap.movements:>6,} "
+        f"({rate_m:>5,.0f}/s)  in ClickHouse {snap.rows:>6,}  lag: {snap.sink_lag:>5,} movements, newest row {fresh} old",
         file=sys.stderr,
         flush=True,
     )

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="RFID reads and barcode scans to a time-ordered movement history per item, in ClickHouse.",
     )
     parser.add_argument("--version", action="version", version=f"tagtrail {__version__}")
-    parser.add_argument("--log-level", default="info", help="debug, info, warning or error (default: info)")
+    parser.add_argument("--log-level", help="debug, info, warning or error (default: info; warning for demo)")
     parser.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        configure_logging(level=args.log_level, json=args.log_json)
+        configure_logging(level=args.log_level or getattr(args, "default_log_level", "info"), json=args.log_json)
     except ValueError as exc:
         parser.error(str(exc))
     log = structlog.get_logger("tagtrail")
