@@ -92,6 +92,7 @@ class LlrpSettings:
     reconnect_initial_backoff_s: float = 0.5
     clock_tolerance_s: float = 2.0  # reader clocks further off than this are corrected by the measured offset
     max_in_flight: int = 50_000  # records handed to the Kafka producer at once; the rest waits in the spool
+    delivery_stall_s: float = 120.0  # no delivery report this long while Kafka answers: replace the producer
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ class ProcessingSettings:
     consume_batch: int = 5000  # messages per consume() call on the hot path
     transaction_timeout_s: float = 20.0  # bounds how long a dead instance's open transaction blocks others
     session_timeout_s: float = 10.0  # consumer group session: how soon a dead instance's partitions move
+    # A partition without input for this long (processing time) lets pending decisions assume
+    # nothing older than now minus this is still coming (0: wait for event time only).
+    idle_advance_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class SinkSettings:
     batch_seconds: float = 1.0
     reads_ttl_days: int = 30
     retry_max_backoff_s: float = 5.0  # cap of the wait between retries while ClickHouse or Kafka is unreachable
+    # A stable id per sink process (e.g. "sink-0") turns on Kafka static group membership: a restarted sink
+    # gets its partitions back at once instead of after the session timeout. Unique per running sink.
+    instance_id: str | None = None
 
 
 @dataclass(frozen=True)
