@@ -30,7 +30,10 @@ class ReportData:
 
 def render(data: ReportData) -> str:
     doors = sorted({f.door for f in data.flows})
-    charts = "\n".join(_door_chart(door, [f for f in data.flows if f.door == door], data.bucket_seconds) for door in doors)
+    span = (min(f.bucket for f in data.flows), max(f.bucket for f in data.flows)) if data.flows else None
+    charts = "\n".join(
+        _door_chart(door, [f for f in data.flows if f.door == door], data.bucket_seconds, span) for door in doors
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(data.title)}</title>
 <style>
@@ -69,13 +72,14 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _door_chart(door: str, flows: list[DoorFlow], bucket_seconds: int) -> str:
-    """Stacked bars per time bucket: inbound up, outbound down, so both directions read at a glance."""
+def _door_chart(door: str, flows: list[DoorFlow], bucket_seconds: int, span: tuple[dt.datetime, dt.datetime]) -> str:
+    """Stacked bars per time bucket: inbound up, outbound down, so both directions read at a glance.
+    All doors share one time axis so their charts line up."""
     width, height, pad = 1000, 220, 40
     buckets = sorted({f.bucket for f in flows})
     if not buckets:
         return ""
-    start, end = buckets[0], buckets[-1]
+    start, end = span
     span = max(1, int((end - start).total_seconds() // bucket_seconds) + 1)
     peak = max(
         max((sum(f.items for f in flows if f.bucket == b and f.direction != "outbound") for b in buckets), default=1),
@@ -98,7 +102,7 @@ def _door_chart(door: str, flows: list[DoorFlow], bucket_seconds: int) -> str:
             f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar - 2, 1):.1f}" height="{h:.1f}" '
             f'fill="{PALETTE.get(f.direction, "#969696")}"><title>{f.bucket:%H:%M:%S} {f.direction}: {f.items}</title></rect>'
         )
-    parts.append(f'<text x="{pad}" y="14" font-size="13">{html.escape(door)}: in ↑ {peak} max / out ↓</text>')
+    parts.append(f'<text x="{pad}" y="14" font-size="13">{html.escape(door)}: inbound ↑ / outbound ↓ (scale: {peak} items)</text>')
     parts.append(f'<text x="{pad}" y="{height - 4}" font-size="11">{start:%H:%M:%S}</text>')
     parts.append(f'<text x="{width - pad}" y="{height - 4}" font-size="11" text-anchor="end">{end:%H:%M:%S}</text>')
     return f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="flows at {html.escape(door)}">{"".join(parts)}</svg>'

@@ -12,6 +12,7 @@ from tagtrail.config import (
     ClickHouseSettings,
     KafkaSettings,
     LlrpSettings,
+    ProcessingSettings,
     ReadPoint,
     Reader,
     ScanServiceSettings,
@@ -79,6 +80,8 @@ class DemoWarehouse:
             scanners=scanners,
             llrp=LlrpSettings(spool_dir=str(self.workdir / "spool")),
             scans=ScanServiceSettings(host="127.0.0.1", port=self.scan_port),
+            # The simulation goes quiet at its end: let idle partitions decide after 3 s, not 30 s.
+            processing=ProcessingSettings(idle_advance_s=3.0),
         )
 
 
