@@ -67,7 +67,7 @@ class BarcodeParser:
     def parse(self, raw: str) -> ParsedBarcode:
         if not isinstance(raw, str):
             raise BarcodeError("unparseable", f"barcode data must be text, got {type(raw).__name__}")
-        text = raw.strip("\r\n")
+        text = raw.strip()  # CR/LF a scanner appends, stray spaces, and GS (Python counts it as whitespace)
         symbology = text[:3] if text.startswith("]") and len(text) >= 3 else None
         # A wedge scanner may send FNC1 in first position as a leading GS; it carries no data.
         body = (text[3:] if symbology else text).strip().strip("".join(self._separators)).strip()

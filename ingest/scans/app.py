@@ -1,0 +1,124 @@
+"""The HTTP service (FastAPI on uvicorn): routes, body limits, and running it until `stop`.
+
+Request bodies are read raw and decoded with msgspec rather than through pydantic models: the
+upload path must stay cheap at tens of thousands of scans per second, and the OpenAPI document is
+generated from the same msgspec types (openapi.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextlib import asynccontextmanager
+
+import msgspec
+import structlog
+import uvicorn
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tagtrail.config import SiteConfig
+from tagtrail.ingest.scans import openapi
+from tagtrail.ingest.scans.assess import Clock, wall_clock_micros
+from tagtrail.ingest.scans.service import MEDIA_TYPES, Answer, ScanService, error_answer
+from tagtrail.kafka import KafkaConnection
+
+log = structlog.get_logger(__name__)
+
+_bearer = HTTPBearer(auto_error=False, description="The device's API token (its SHA-256 is scanners[].token_sha256).")
+
+
+def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_clock_micros, instance_id: str = "0") -> FastAPI:
+    """The ASGI app. The scan service starts (producer, ledger) in the app's lifespan."""
+    service = ScanService(site, conn, clock=clock, instance_id=instance_id)
+    max_body = site.scans.max_body_bytes
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await asyncio.to_thread(service.start)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(service.close)
+
+    app = FastAPI(title="tagtrail scan upload API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Handheld scanners upload batches of barcode scans; each accepted scan becomes a "
+                  "Scan event on Kafka, each rejected one a dead letter. Serve it behind TLS.")
+    app.state.scan_service = service
+
+    @app.post("/v1/scans", status_code=202, responses=openapi.upload_responses(), openapi_extra=openapi.upload_operation(),
+              summary="Upload a batch of scans from one device")
+    async def upload_scans(
+        request: Request,
+        device_id: str | None = Query(None, description="CSV uploads only: the device id."),
+        upload_id: str | None = Query(None, description="CSV uploads only: the upload id (idempotency key)."),
+        _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> Response:
+        answer = await _upload(service, request, max_body, device_id, upload_id)
+        return Response(answer.body, answer.status, answer.headers, media_type="application/json")
+
+    @app.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: Kafka reachable and the upload ledger loaded",
+             responses={503: {"description": "Not ready"}})
+    async def readyz() -> Response:
+        ok, why = await asyncio.to_thread(service.ready)
+        body = msgspec.json.encode({"status": "ok" if ok else "unavailable", "detail": why})
+        return Response(body, 200 if ok else 503, media_type="application/json")
+
+    def custom_openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(openapi.components())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = custom_openapi
+    return app
+
+
+async def _upload(service: ScanService, request: Request, max_body: int, device_id: str | None, upload_id: str | None) -> Answer:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_body:
+        return error_answer(413, "body_too_large", f"body of {length} bytes; at most {max_body}")
+    device = service.authenticate(request.headers.get("authorization"))
+    if device is None:
+        return error_answer(401, "unauthorized", "missing or unknown device token (Authorization: Bearer <token>)",
+                            {"WWW-Authenticate": "Bearer"})
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in MEDIA_TYPES:
+        return error_answer(415, "unsupported_media_type", f"content type must be one of {', '.join(MEDIA_TYPES)}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            return error_answer(413, "body_too_large", f"body exceeds {max_body} bytes")
+        chunks.append(chunk)
+    return await service.handle(device, media_type, b"".join(chunks), device_id, upload_id)
+
+
+def run_scan_service(site: SiteConfig, conn: KafkaConnection, *, stop: threading.Event, host: str | None = None,
+                     port: int | None = None) -> None:
+    """Serves until `stop` is set, then finishes in-flight uploads and returns.
+
+    uvicorn runs in its own thread so it installs no signal handlers: the caller owns SIGTERM
+    (it sets `stop`), whether this runs alone (`tagtrail ingest scans`) or beside other stages.
+    """
+    app = create_app(site, conn)
+    config = uvicorn.Config(app, host=host or site.scans.host, port=port or site.scans.port, log_config=None,
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=int(site.scans.publish_timeout_s) + 5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="scan-http", daemon=True)
+    thread.start()
+    log.info("scan_service_starting", host=config.host, port=config.port)
+    while thread.is_alive() and not stop.wait(0.2):
+        pass
+    server.should_exit = True
+    thread.join(site.scans.publish_timeout_s + 30)
+    if not server.started and not stop.is_set():
+        raise RuntimeError(f"the scan service could not start on {config.host}:{config.port} (port in use?)")
