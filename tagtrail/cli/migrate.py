@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tagtrail.cli.clickhouse_option import add_clickhouse_options, open_clickhouse
+from tagtrail.cli.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +24,10 @@ def handle(args: argparse.Namespace) -> int:
     from tagtrail.history.migrations import cluster_ddl, migrate
 
     if args.cluster:
-        print(cluster_ddl(args.cluster))
+        try:
+            print(cluster_ddl(args.cluster))
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
         return 0
     client = open_clickhouse(args)
     try:

@@ -1,0 +1,163 @@
+"""Rows per second the sink moves from Kafka into ClickHouse (chdb by default), end to end.
+
+Produces N Movement events (default 1,000,000 over 100,000 items, 12 partitions) to a fresh topic on a
+real broker, then runs the sink (run_sink, default batch settings) in this process and times it until
+every offset is committed, i.e. every row is acknowledged by ClickHouse with all materialized views
+updated. Reports the steady rate (from the first committed batch to the end) and the total.
+
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/sink.py [--rows 1000000] [--clickhouse DSN]
+
+Target: >= 300,000 rows/s into chdb. Prints and saves benchmarks/results/sink.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from tagtrail.processors.sink.app import run_sink
+
+from tagtrail.clickhouse import connect_clickhouse
+from tagtrail.config import ClickHouseSettings, KafkaSettings, SiteConfig
+from tagtrail.config.site import SinkSettings
+from tagtrail.events import Identity, Movement
+from tagtrail.kafka import connect, ensure_topics
+from tagtrail.wire import Codec
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GTIN = "00614141123452"
+T0 = 1_767_225_600_000_000
+
+
+def produce(conn, rows: int, items: int) -> float:
+    codec = Codec("Movement")
+    producer = Producer(conn.producer_config(**{"linger.ms": 50, "batch.size": 1_000_000}))
+    t0 = time.perf_counter()
+    for i in range(rows):
+        item = i % items
+        seq = i // items
+        m = Movement(
+            event_id=f"{i:012d}",
+            identity=Identity(item_key=f"01/{GTIN}/21/{item}", scheme="sgtin", gtin=GTIN, serial=str(item)),
+            movement_type="arrived" if seq == 0 else "moved",
+            biz_step="storing", disposition="sellable_not_accessible",
+            event_time=T0 + seq * 3_600_000_000 + item, recorded_at=T0 + seq * 3_600_000_000 + item + 1000,
+            from_location=None if seq == 0 else f"loc-{(item + seq - 1) % 50}", to_location=f"loc-{(item + seq) % 50}",
+            read_point=f"rp-{(item + seq) % 50}", source_event_ids=[f"r{i}"],
+        )
+        while True:
+            try:
+                producer.produce(conn.topics.movements, key=m.identity.item_key.encode(), value=codec.encode(m))
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i % 10_000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    return time.perf_counter() - t0
+
+
+def lag(conn, group: str) -> int:
+    consumer = Consumer(conn.consumer_config(group))
+    try:
+        parts = [TopicPartition(conn.topics.movements, p) for p in range(conn.partitions)]
+        total = 0
+        for tp in consumer.committed(parts, timeout=10):
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            total += high - max(tp.offset, 0)
+        return total
+    finally:
+        consumer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"))
+    parser.add_argument("--clickhouse", help="DSN (default: a fresh chdb folder in a temp dir)")
+    parser.add_argument("--batch-rows", type=int, default=SinkSettings.batch_rows)
+    parser.add_argument("--save-suffix", default="", help="save as benchmarks/results/sink<SUFFIX>.json")
+    args = parser.parse_args(argv)
+
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    conn = connect(KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=prefix, partitions=args.partitions))
+    ensure_topics(conn)
+    tmp = None
+    dsn = args.clickhouse
+    if not dsn:
+        tmp = tempfile.mkdtemp(prefix="tagtrail-bench-sink-")
+        dsn = f"chdb://{tmp}/chdb"
+    settings = ClickHouseSettings(dsn=dsn, database=f"bench_sink_{prefix}")
+    client = connect_clickhouse(settings)
+    try:
+        produce_s = produce(conn, args.rows, args.items)
+        print(f"produced {args.rows} movements in {produce_s:.1f} s", flush=True)
+        site = SiteConfig(kafka=KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=prefix, partitions=args.partitions),
+                          clickhouse=settings, sink=SinkSettings(batch_rows=args.batch_rows))
+        stop = threading.Event()
+        sink = threading.Thread(target=run_sink, args=(site, conn, client), kwargs={"stop": stop}, daemon=True)
+        group = f"{prefix}.sink"
+        t_start = time.perf_counter()
+        sink.start()
+        first_at = first_lag = None
+        while True:
+            remaining = lag(conn, group)
+            now = time.perf_counter()
+            if first_at is None and remaining < args.rows:
+                first_at, first_lag = now, remaining
+            if remaining == 0:
+                break
+            if not sink.is_alive():
+                raise RuntimeError("sink stopped early")
+            time.sleep(0.05)
+        t_end = time.perf_counter()
+        stop.set()
+        sink.join(60)
+        stored = int(client.command("SELECT count() FROM movements"))
+        assert stored == args.rows, f"stored {stored} rows, expected {args.rows}"
+        steady_rows = first_lag
+        result = {
+            "benchmark": "sink",
+            "backend": dsn.split(":")[0],
+            "rows": args.rows,
+            "items": args.items,
+            "partitions": args.partitions,
+            "batch_rows": args.batch_rows,
+            "total_s": round(t_end - t_start, 2),
+            "rows_per_s_total": round(args.rows / (t_end - t_start)),
+            "rows_per_s_steady": round(steady_rows / (t_end - first_at)) if steady_rows and t_end > first_at else None,
+            "startup_s": round(first_at - t_start, 2),
+            "target_rows_per_s": 300_000,
+            "note": "end to end: Kafka consume (read_committed) -> Avro container -> ClickHouse insert with dedup token "
+                    "and all materialized views -> offsets committed",
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
+        }
+    finally:
+        client.close()
+        conn.close()
+        admin = AdminClient({"bootstrap.servers": args.bootstrap})
+        for future in admin.delete_topics([t.name for t in conn.topics.specs()]).values():
+            future.result()  # wait: the request is dropped if the client goes away first
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"sink{args.save_suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

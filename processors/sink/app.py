@@ -1,0 +1,258 @@
+"""`tagtrail sink`: committed movements from Kafka into ClickHouse, exactly once.
+
+The consumer thread reads (read_committed), cuts per-partition batches and owns every offset commit,
+in the order written down in `checkpoint`; the flusher thread inserts the batch set in flight meanwhile.
+While ClickHouse or the group coordinator is unreachable, writes and commits are retried with backoff
+holding the offsets, and the consumer waits with its partitions paused (still polling, so the group
+keeps it): nothing is skipped and nothing is committed that ClickHouse has not acknowledged.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaException, Producer
+from tagtrail.processors.sink.batches import MAX_HELD_BATCHES, Batcher, PartitionBatch
+from tagtrail.processors.sink.checkpoint import (
+    PartitionsLost,
+    after_offsets,
+    before_offsets,
+    check_committed,
+    is_lost,
+    parse_pending,
+)
+from tagtrail.processors.sink.dead_letters import DeadLetterPublisher
+from tagtrail.processors.sink.errors import is_data_error, server_message
+from tagtrail.processors.sink.flusher import Flusher
+from tagtrail.processors.sink.writer import MAX_BATCH_ROWS, MovementWriter, Stopping
+
+from tagtrail.config import SiteConfig
+from tagtrail.config.site import SinkSettings
+from tagtrail.history.migrations import apply_reads_ttl, migrate
+from tagtrail.kafka import KafkaConnection
+
+log = structlog.get_logger(__name__)
+
+CONSUME_CHUNK = 10_000
+STATS_EVERY_S = 10.0
+# Larger fetches: measured here, 520k instead of 220k messages/s consumed from a local broker.
+FETCH = {"fetch.max.bytes": 100 * 1024 * 1024, "max.partition.fetch.bytes": 10 * 1024 * 1024, "queued.min.messages": 1_000_000}
+
+
+def run_sink(site: SiteConfig, conn: KafkaConnection, clickhouse_client: Any, *, stop: threading.Event) -> None:
+    """Runs until `stop` is set; then writes what it holds if ClickHouse is up, and returns."""
+    validate(site.sink)
+    loop = SinkLoop(conn, clickhouse_client, site.sink, stop=stop)
+    try:
+        loop.prepare_clickhouse(site.sink.reads_ttl_days)
+        loop.run()
+    except Stopping:
+        log.info("sink_stopped_while_waiting", message="offsets of unwritten batches were not committed; they are replayed on restart")
+    finally:
+        loop.close()
+
+
+def validate(settings: SinkSettings) -> None:
+    """Batch boundaries are part of the exactly-once invariant: refuse settings that would break them."""
+    if not 1 <= settings.batch_rows <= MAX_BATCH_ROWS:
+        raise ValueError(f"sink.batch_rows must be between 1 and {MAX_BATCH_ROWS} (one insert must stay one block), got {settings.batch_rows}")
+    if settings.batch_seconds <= 0:
+        raise ValueError(f"sink.batch_seconds must be positive, got {settings.batch_seconds}")
+    if settings.retry_max_backoff_s <= 0:
+        raise ValueError(f"sink.retry_max_backoff_s must be positive, got {settings.retry_max_backoff_s}")
+
+
+def exponential_backoff(cap_s: float, base_s: float = 0.25) -> Callable[[int], float]:
+    return lambda attempt: min(cap_s, base_s * (2 ** min(attempt, 20)))
+
+
+class SinkLoop:
+    def __init__(
+        self,
+        conn: KafkaConnection,
+        client: Any,
+        settings: SinkSettings,
+        *,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.stop = stop
+        self.clock = clock
+        self.topic = conn.topics.movements
+        self.group_id = f"{conn.topics.prefix}.sink"
+        self.backoff = exponential_backoff(settings.retry_max_backoff_s)
+        self.batcher = Batcher(settings.batch_rows, settings.batch_seconds, clock=clock)
+        membership = {"group.instance.id": f"{self.group_id}.{settings.instance_id}"} if settings.instance_id else {}
+        self.consumer = Consumer(conn.consumer_config(self.group_id, **FETCH, **membership))
+        self.producer = Producer(conn.producer_config())
+        self.writer = MovementWriter(client, wait=lambda s: not stop.wait(s), backoff=self.backoff)
+        self.dead_letters = DeadLetterPublisher(conn, self.producer)
+        self.flusher = Flusher(self.writer, self.dead_letters, wait=lambda s: not stop.wait(s), backoff=self.backoff)
+        self._stats_at = clock()
+        self._stats_rows = 0
+
+    # -- setup ----------------------------------------------------------------------------------
+    def prepare_clickhouse(self, reads_ttl_days: int) -> None:
+        """Applies migrations, waiting for ClickHouse to come up if it is not reachable yet."""
+        attempt = 0
+        while True:
+            try:
+                applied = migrate(self.client)
+                apply_reads_ttl(self.client, reads_ttl_days)
+                log.info("sink_schema_ready", applied=applied)
+                return
+            except Exception as exc:
+                if is_data_error(exc):
+                    raise
+                delay = self.backoff(attempt)
+                attempt += 1
+                log.warning("clickhouse_unreachable_at_start", retry_in_s=delay, error=server_message(exc, 300))
+                if self.stop.wait(delay):
+                    raise Stopping() from exc
+
+    # -- main loop ------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked)
+        log.info("sink_started", topic=self.topic, group=self.group_id, batch_rows=self.settings.batch_rows,
+                 batch_seconds=self.settings.batch_seconds)
+        while not self.stop.is_set():
+            self._add(self.consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.05))
+            self._finish(self.flusher.collect())
+            if self.flusher.busy:
+                if self.batcher.rows >= MAX_HELD_BATCHES * self.settings.batch_rows:
+                    self._wait_for_flusher()  # ClickHouse is behind: stop reading until it catches up
+                continue
+            if self.batcher.due():
+                self._start(self.batcher.take())
+        self._wait_for_flusher()
+        if self.batcher.rows and not self.flusher.busy:
+            self._start(self.batcher.take(everything=True))
+            self._wait_for_flusher()
+
+    def _start(self, batches: list[PartitionBatch]) -> None:
+        """Checkpoint step 1 (BEFORE), then the insert in the flusher thread."""
+        if not batches:
+            return
+        try:
+            self._commit(before_offsets(batches))
+        except PartitionsLost as exc:
+            log.info("partitions_lost_before_write", error=str(exc), batches=len(batches))
+            return
+        self._started_at = self.clock()
+        self.flusher.submit(batches)
+
+    def _finish(self, batches: list[PartitionBatch] | None) -> None:
+        """Checkpoint step 4 (AFTER) for a batch set ClickHouse acknowledged."""
+        if not batches:
+            return
+        try:
+            self._commit(after_offsets(batches))
+        except PartitionsLost as exc:
+            log.info("partitions_lost_after_write", error=str(exc), message="the new owner replays; ClickHouse drops the repeat")
+        self._stats(sum(len(b.records) for b in batches), len(batches))
+
+    def _wait_for_flusher(self) -> None:
+        while self.flusher.in_flight is not None:
+            batches = self.flusher.collect(timeout=0.0)
+            if batches is not None:
+                self._finish(batches)
+                return
+            self._keep_alive(0.1)
+
+    def _commit(self, offsets: list) -> None:
+        attempt = 0
+        while True:
+            try:
+                check_committed(self.consumer.commit(offsets=offsets, asynchronous=False))
+                return
+            except KafkaException as exc:
+                if is_lost(exc):
+                    raise PartitionsLost(str(exc)) from exc
+                delay = self.backoff(attempt)
+                attempt += 1
+                log.warning("offset_commit_failed_retrying", attempt=attempt, retry_in_s=delay, error=str(exc))
+                deadline = self.clock() + delay
+                while self.clock() < deadline:
+                    if self.stop.is_set():
+                        raise Stopping() from exc
+                    self._keep_alive(min(0.2, delay))
+
+    def _keep_alive(self, seconds: float) -> None:
+        """Waits with the partitions paused but polling, so a long wait does not cost the group
+        membership. Records of partitions assigned during the poll itself are kept."""
+        assignment = self.consumer.assignment()
+        if assignment:
+            self.consumer.pause(assignment)
+        try:
+            msg = self.consumer.poll(seconds)
+            if msg is not None:
+                self._add([msg])
+        finally:
+            assignment = self.consumer.assignment()
+            if assignment:
+                self.consumer.resume(assignment)
+
+    def _add(self, messages: list) -> None:
+        current, records = None, []
+        extend = self.batcher.extend
+        for m in messages:
+            if m.error() is not None:
+                log.warning("kafka_consume_error", error=str(m.error()))
+                continue
+            tp = (m.topic(), m.partition())
+            if tp != current:
+                if records:
+                    extend(current[0], current[1], records)
+                current, records = tp, []
+            records.append(m)
+        if records:
+            extend(current[0], current[1], records)
+
+    # -- rebalance ------------------------------------------------------------------------------
+    def _assigned(self, consumer: Consumer, partitions: list) -> None:
+        committed = consumer.committed(partitions, timeout=30)
+        for tp in committed:
+            pending = parse_pending(tp.metadata)
+            if pending:
+                self.batcher.replay(tp.topic, tp.partition, pending[1])
+                log.info("replaying_pending_batch", topic=tp.topic, partition=tp.partition, first=pending[0], last=pending[1])
+        log.info("partitions_assigned", partitions=[tp.partition for tp in partitions])
+
+    def _revoked(self, consumer: Consumer, partitions: list) -> None:
+        """Finishes the batch set in flight and commits it while the partitions are still ours, then
+        drops the buffered records of the revoked partitions: the new owner re-reads them."""
+        while self.flusher.in_flight is not None and not self.stop.is_set():
+            try:
+                batches = self.flusher.collect(timeout=0.1)
+            except Stopping:
+                break
+            if batches is not None:
+                try:
+                    check_committed(consumer.commit(offsets=after_offsets(batches), asynchronous=False))
+                except KafkaException as exc:
+                    log.info("commit_on_revoke_failed", error=str(exc), message="the new owner replays; ClickHouse drops the repeat")
+        self.batcher.forget((tp.topic, tp.partition) for tp in partitions)
+        log.info("partitions_revoked", partitions=[tp.partition for tp in partitions])
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def _stats(self, rows: int, partitions: int) -> None:
+        self._stats_rows += rows
+        log.debug("batches_written", rows=rows, partitions=partitions, seconds=round(self.clock() - self._started_at, 3))
+        now = self.clock()
+        if now - self._stats_at >= STATS_EVERY_S:
+            log.info("sink_progress", rows=self._stats_rows, rows_per_s=round(self._stats_rows / (now - self._stats_at)),
+                     inserted_total=self.writer.inserted_rows, dead_letters_total=self.dead_letters.published)
+            self._stats_at, self._stats_rows = now, 0
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()
+        except Exception as exc:  # noqa: BLE001 - closing must not hide the error that ended the loop
+            log.warning("consumer_close_failed", error=str(exc))
+        self.producer.flush(10)

@@ -1,0 +1,67 @@
+"""Inserts a batch set into ClickHouse in a thread of its own while the consumer thread reads on.
+
+ClickHouse (chdb or HTTP) releases the GIL while it inserts, so consuming and batching the next set
+overlaps with inserting this one. Only the insert and the dead letters happen here: every offset commit
+stays on the consumer thread (a synchronous commit from another thread hangs while that thread is
+inside consume()), which also keeps the commit order of `checkpoint` in one place. One set is in
+flight at a time, so a partition's next BEFORE commit never overtakes its previous AFTER commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from tagtrail.processors.sink.batches import PartitionBatch
+from tagtrail.processors.sink.dead_letters import DeadLetterPublisher
+from tagtrail.processors.sink.writer import MovementWriter
+
+
+class Flusher:
+    def __init__(self, writer: MovementWriter, dead_letters: DeadLetterPublisher, *,
+                 wait: Callable[[float], bool], backoff: Callable[[int], float]) -> None:
+        self.writer = writer
+        self.dead_letters = dead_letters
+        self.wait = wait
+        self.backoff = backoff
+        self._in_flight: list[PartitionBatch] | None = None
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None and not self._done.is_set()
+
+    @property
+    def in_flight(self) -> list[PartitionBatch] | None:
+        return self._in_flight
+
+    def submit(self, batches: list[PartitionBatch]) -> None:
+        if self._in_flight is not None:
+            raise RuntimeError("a batch set is still in flight; collect it first")
+        self._in_flight, self._error = batches, None
+        self._done.clear()
+        self._thread = threading.Thread(target=self._write, args=(batches,), name="sink-flusher", daemon=True)
+        self._thread.start()
+
+    def collect(self, timeout: float = 0.0) -> list[PartitionBatch] | None:
+        """The batch set once it is stored (dead letters delivered), else None; re-raises its failure."""
+        if self._in_flight is None or not self._done.wait(timeout):
+            return None
+        batches, self._in_flight = self._in_flight, None
+        if self._error is not None:
+            raise self._error
+        return batches
+
+    def _write(self, batches: list[PartitionBatch]) -> None:
+        try:
+            for batch in batches:
+                rejected = self.writer.write(batch)
+                if rejected:
+                    self.dead_letters.publish(batch, rejected)
+            self.dead_letters.flush(self.wait, self.backoff)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread by collect()
+            self._error = exc
+        finally:
+            self._done.set()

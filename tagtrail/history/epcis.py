@@ -1,0 +1,122 @@
+"""One item's movement history as an EPCIS 2.0 JSON-LD document (EPCISDocument of ObjectEvents).
+
+Identifiers: the EPC pure-identity URI where tagtrail knows it (read from an RFID tag), otherwise the
+GS1 Digital Link URI built from the item key (https://id.gs1.org/01/<gtin>/21/<serial>), which is what
+a barcode-only item can always produce. bizStep and disposition use the CBV 2.0 short names the 2.0
+JSON-LD context defines; site-specific values that are not CBV become urn:tagtrail:... URIs (EPCIS
+forbids made-up urn:epcglobal:cbv values). Read points and locations have no GLN in tagtrail's site
+config, so they are named urn:tagtrail:<kind>:<id>.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+
+from tagtrail.history.queries import NamedQuery, run
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+TAGTRAIL_CONTEXT = {"tagtrail": "urn:tagtrail:epcis:"}
+GS1_DIGITAL_LINK = "https://id.gs1.org/"
+
+CBV_BIZ_STEPS = frozenset(
+    ["accepting", "arriving", "assembling", "collecting", "commissioning", "consigning", "creating_class_instance", "cycle_counting", "decommissioning", "departing", "destroying", "disassembling", "dispensing", "encoding", "entering_exiting", "holding", "inspecting", "installing", "killing", "loading", "other", "packing", "picking", "receiving", "removing", "repackaging", "repairing", "replacing", "reserving", "retail_selling", "shipping", "staging_outbound", "stock_taking", "stocking", "storing", "transporting", "unloading", "unpacking", "void_shipping", "sensor_reporting", "sampling"]
+)
+CBV_DISPOSITIONS = frozenset(
+    ["active", "container_closed", "damaged", "destroyed", "dispensed", "disposed", "encoded", "expired", "in_progress", "in_transit", "inactive", "no_pedigree_match", "non_sellable_other", "partially_dispensed", "recalled", "reserved", "retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen", "unknown", "available", "completeness_verified", "completeness_inferred", "conformant", "container_open", "mismatch_instance", "mismatch_class", "mismatch_quantity", "needs_replacement", "non_conformant", "unavailable"]
+)
+GS1_KEY_PREFIXES = ("01/", "00/", "8003/", "8004/", "414/")
+
+ITEM_EVENTS = NamedQuery(
+    "item_events",
+    "Item X's movements with everything an EPCIS ObjectEvent needs, oldest first.",
+    """
+SELECT event_id, event_time, recorded_at, epc_uri, action, biz_step, disposition, read_point,
+       to_location, from_location, movement_type, anomaly
+FROM movements
+WHERE item_key = {item_key:String}
+ORDER BY event_time, event_id
+""",
+)
+
+
+def export_epcis(client: Any, item_key: str, *, now: dt.datetime | None = None) -> dict:
+    """The EPCISDocument for one item; an item without movements gives an empty event list."""
+    names, rows = run(client, ITEM_EVENTS, item_key=item_key)
+    events = [dict(zip(names, row)) for row in rows]
+    epc_uri = next((e["epc_uri"] for e in events if e["epc_uri"]), None)
+    return document([object_event(e, item_key, epc_uri) for e in events], now=now)
+
+
+def document(events: list[dict], *, now: dt.datetime | None = None) -> dict:
+    return {
+        "@context": [EPCIS_CONTEXT, TAGTRAIL_CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": _time(now or dt.datetime.now(dt.UTC)),
+        "epcisBody": {"eventList": events},
+    }
+
+
+def object_event(row: dict, item_key: str, epc_uri: str | None) -> dict:
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": _time(row["event_time"]),
+        "recordTime": _time(row["recorded_at"]),
+        "eventTimeZoneOffset": "+00:00",
+        "eventID": event_uri(row["event_id"]),
+    }
+    identifier = item_uri(item_key, epc_uri)
+    if item_key.startswith("01/") and "/21/" not in item_key:
+        event["epcList"] = []
+        event["quantityList"] = [{"epcClass": identifier}]  # a GTIN without serial names a class, not an instance
+    else:
+        event["epcList"] = [identifier]
+    event["action"] = row["action"]
+    event["bizStep"] = vocabulary(row["biz_step"], CBV_BIZ_STEPS, "bizstep")
+    event["disposition"] = vocabulary(row["disposition"], CBV_DISPOSITIONS, "disposition")
+    if row["read_point"]:
+        event["readPoint"] = {"id": site_uri("readpoint", row["read_point"])}
+    if row["to_location"]:
+        event["bizLocation"] = {"id": site_uri("location", row["to_location"])}
+    event["tagtrail:movementType"] = row["movement_type"]
+    if row["from_location"]:
+        event["tagtrail:fromLocation"] = row["from_location"]
+    if row["anomaly"]:
+        event["tagtrail:anomaly"] = row["anomaly"]
+    return event
+
+
+def item_uri(item_key: str, epc_uri: str | None = None) -> str:
+    if epc_uri:
+        return epc_uri
+    if item_key.startswith(GS1_KEY_PREFIXES):
+        # AI/value pairs; a value (a serial, an SGLN extension) may itself contain '/', so split only at pairs
+        pairs = 3 if item_key.startswith(("01/", "414/")) else 1
+        return GS1_DIGITAL_LINK + "/".join(quote(part, safe="") for part in item_key.split("/", pairs))
+    if item_key.startswith("epc/"):
+        hex_value = item_key[len("epc/"):]
+        return f"urn:epc:raw:{len(hex_value) * 4}.x{hex_value}"
+    return "urn:tagtrail:item:" + quote(item_key, safe="")
+
+
+def vocabulary(value: str, cbv: frozenset[str], kind: str) -> str:
+    return value if value in cbv else f"urn:tagtrail:{kind}:{quote(value, safe='')}"
+
+
+def site_uri(kind: str, value: str) -> str:
+    return f"urn:tagtrail:{kind}:{quote(value, safe='')}"
+
+
+def event_uri(event_id: str) -> str:
+    if event_id.startswith(("urn:", "ni:", "http://", "https://")):
+        return event_id
+    return "urn:tagtrail:event:" + quote(event_id, safe="")
+
+
+def _time(value: dt.datetime) -> str:
+    """EPCIS date-time in UTC with microseconds; ClickHouse returns naive datetimes that are UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

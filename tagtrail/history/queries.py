@@ -1,0 +1,221 @@
+"""Ready SQL for the questions people ask of the movement history.
+
+Each query is plain ClickHouse SQL with `{name:Type}` parameters, the syntax ClickHouse binds on the
+server; Grafana/Superset users replace them with their own macros (e.g. `$__timeFilter(event_time)`).
+The functions run them through clickhouse-connect and return `(column_names, rows)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    question: str
+    sql: str
+
+
+WHERE_IS = NamedQuery(
+    "where_is",
+    "Where is item X now?",
+    """
+SELECT item_key, epc_uri, location, disposition, biz_step, movement_type, read_point,
+       last_seen AS since, last_event_id
+FROM current_items
+WHERE item_key = {item_key:String}
+""",
+)
+
+HISTORY = NamedQuery(
+    "history",
+    "Full movement history of item X, oldest first.",
+    """
+SELECT event_time, movement_type, from_location, to_location, read_point, biz_step, disposition,
+       direction, action, anomaly, event_id
+FROM movements
+WHERE item_key = {item_key:String}
+ORDER BY event_time, event_id
+""",
+)
+
+INVENTORY = NamedQuery(
+    "inventory",
+    "How many items are at each location now, by disposition ('' location = all locations)?",
+    """
+SELECT location, disposition, count() AS items
+FROM item_current FINAL
+WHERE location != '' AND ({location:String} = '' OR location = {location:String})
+GROUP BY location, disposition
+ORDER BY location, disposition
+""",
+)
+
+INVENTORY_ITEMS = NamedQuery(
+    "inventory_items",
+    "Which items are at location L now?",
+    """
+SELECT item_key, epc_uri, disposition, biz_step, last_seen
+FROM current_items
+WHERE location = {location:String}
+ORDER BY item_key
+""",
+)
+
+INVENTORY_AS_OF = NamedQuery(
+    "inventory_as_of",
+    "How many items were at each location at time T, by disposition ('' location = all)?",
+    """
+SELECT latest.1 AS location, latest.2 AS disposition, count() AS items
+FROM
+(
+    SELECT item_key, argMax((ifNull(to_location, ''), toString(disposition)), (event_time, event_id)) AS latest
+    FROM movements
+    WHERE event_time <= {as_of:DateTime64(6, 'UTC')}
+    GROUP BY item_key
+)
+WHERE location != '' AND ({location:String} = '' OR location = {location:String})
+GROUP BY location, disposition
+ORDER BY location, disposition
+""",
+)
+
+NOT_SEEN = NamedQuery(
+    "not_seen",
+    "Which items on site have not been seen for more than N hours?",
+    """
+SELECT item_key, epc_uri, location, disposition, last_seen,
+       round((toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(last_seen)) / 3.6e9, 1) AS hours_unseen
+FROM current_items
+WHERE location IS NOT NULL AND last_seen < now64(6) - toIntervalSecond({hours:Float64} * 3600)
+ORDER BY last_seen
+""",
+)
+
+DWELL = NamedQuery(
+    "dwell",
+    "How long do items stay at each location (completed visits), and how long have current ones been there?",
+    """
+WITH
+    flow AS
+    (
+        SELECT location, sum(departures) AS completed_visits,
+               sum(arrival_us_sum) AS arrival_us, sum(departure_us_sum) AS departure_us
+        FROM location_flow
+        GROUP BY location
+    ),
+    open AS
+    (
+        SELECT location, count() AS items_now, sum(toUnixTimestamp64Micro(arrived_at)) AS open_arrival_us
+        FROM item_arrival FINAL
+        WHERE location != ''
+        GROUP BY location
+    )
+SELECT
+    flow.location AS location,
+    completed_visits,
+    round((departure_us - (arrival_us - open.open_arrival_us)) / nullIf(completed_visits, 0) / 1e6, 1) AS avg_dwell_s,
+    open.items_now AS items_now,
+    round((toUnixTimestamp64Micro(now64(6)) * open.items_now - open.open_arrival_us) / nullIf(open.items_now, 0) / 1e6, 1)
+        AS avg_current_dwell_s
+FROM flow
+LEFT JOIN open ON open.location = flow.location
+ORDER BY location
+""",
+)
+
+DOCK_DOOR_MOVES = NamedQuery(
+    "dock_door_moves",
+    "Moves per dock door (portal crossings) per hour in a time range.",
+    """
+SELECT hour, location AS dock_door, direction, sum(moves) AS moves
+FROM moves_hourly
+WHERE direction != 'none'
+  AND hour >= toStartOfHour({since:DateTime64(6, 'UTC')}) AND hour <= {until:DateTime64(6, 'UTC')}
+GROUP BY hour, dock_door, direction
+ORDER BY hour, dock_door, direction
+""",
+)
+
+LOCATION_FLOW = NamedQuery(
+    "location_flow",
+    "Arrivals and departures per location per hour in a time range.",
+    """
+SELECT hour, location, sum(arrivals) AS arrivals, sum(departures) AS departures
+FROM location_flow
+WHERE hour >= toStartOfHour({since:DateTime64(6, 'UTC')}) AND hour <= {until:DateTime64(6, 'UTC')}
+GROUP BY hour, location
+ORDER BY hour, location
+""",
+)
+
+ANOMALIES = NamedQuery(
+    "anomalies",
+    "Movements flagged as anomalies (outside the allowed transitions) since time T, newest first.",
+    """
+SELECT event_time, item_key, anomaly, movement_type, from_location, to_location, read_point,
+       biz_step, disposition, event_id
+FROM movements
+WHERE anomaly IS NOT NULL AND event_time >= {since:DateTime64(6, 'UTC')}
+ORDER BY event_time DESC
+LIMIT {limit:UInt32}
+""",
+)
+
+ALL = (WHERE_IS, HISTORY, INVENTORY, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES)
+BY_NAME = {q.name: q for q in ALL}
+
+
+def run(client: Any, query: NamedQuery, **parameters: Any) -> tuple[list[str], list[tuple]]:
+    result = client.query(query.sql, parameters=parameters)
+    return list(result.column_names), list(result.result_rows)
+
+
+def where_is(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
+    return run(client, WHERE_IS, item_key=item_key)
+
+
+def history(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
+    return run(client, HISTORY, item_key=item_key)
+
+
+def inventory(client: Any, location: str | None = None) -> tuple[list[str], list[tuple]]:
+    return run(client, INVENTORY, location=location or "")
+
+
+def inventory_items(client: Any, location: str) -> tuple[list[str], list[tuple]]:
+    return run(client, INVENTORY_ITEMS, location=location)
+
+
+def inventory_as_of(client: Any, as_of: dt.datetime, location: str | None = None) -> tuple[list[str], list[tuple]]:
+    return run(client, INVENTORY_AS_OF, as_of=_utc(as_of), location=location or "")
+
+
+def not_seen(client: Any, hours: float) -> tuple[list[str], list[tuple]]:
+    return run(client, NOT_SEEN, hours=float(hours))
+
+
+def dwell(client: Any) -> tuple[list[str], list[tuple]]:
+    return run(client, DWELL)
+
+
+def dock_door_moves(client: Any, since: dt.datetime, until: dt.datetime) -> tuple[list[str], list[tuple]]:
+    return run(client, DOCK_DOOR_MOVES, since=_utc(since), until=_utc(until))
+
+
+def location_flow(client: Any, since: dt.datetime, until: dt.datetime) -> tuple[list[str], list[tuple]]:
+    return run(client, LOCATION_FLOW, since=_utc(since), until=_utc(until))
+
+
+def anomalies(client: Any, since: dt.datetime, limit: int = 1000) -> tuple[list[str], list[tuple]]:
+    return run(client, ANOMALIES, since=_utc(since), limit=limit)
+
+
+def _utc(value: dt.datetime) -> str:
+    """Parameters travel as text; naive datetimes are taken as UTC, like every timestamp in tagtrail."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")

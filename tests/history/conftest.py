@@ -1,0 +1,41 @@
+"""Fixtures for the history tests: a migrated database on either backend, and storing movements in it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from tagtrail.processors.sink.batches import PartitionBatch, Record
+from tagtrail.processors.sink.writer import MovementWriter
+
+from tagtrail.clickhouse import connect_clickhouse
+from tagtrail.config import ClickHouseSettings
+from tagtrail.events import Movement
+from tagtrail.wire import Codec
+
+
+@pytest.fixture(params=["chdb", "http"])
+def clickhouse_settings(request, tmp_path: Path) -> ClickHouseSettings:
+    if request.param == "chdb":
+        return ClickHouseSettings(dsn=f"chdb://{tmp_path / 'chdb'}", database="tagtrail")
+    server = request.getfixturevalue("clickhouse_server")
+    return ClickHouseSettings(dsn=server.url, database=f"t{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def clickhouse(clickhouse_settings: ClickHouseSettings):
+    client = connect_clickhouse(clickhouse_settings)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def store(client, movements: list[Movement], *, first_offset: int = 0) -> None:
+    """Writes movements the way the sink does (Avro into movements_ingest, views fed on insert)."""
+    codec = Codec("Movement")
+    records = [Record(first_offset + i, m.identity.item_key.encode(), codec.encode(m)) for i, m in enumerate(movements)]
+    writer = MovementWriter(client, wait=lambda s: True, backoff=lambda a: 0.1)
+    rejected = writer.write(PartitionBatch("test.movements", 0, records))
+    assert rejected == []

@@ -1,0 +1,128 @@
+"""The sink stores every committed movement exactly once and reports what it cannot store."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import Consumer
+from tagtrail.processors.sink.batches import PartitionBatch, Record
+from tagtrail.processors.sink.checkpoint import before_offsets
+from tagtrail.processors.sink.writer import MovementWriter
+
+from tagtrail.events import Identity, TagRead
+from tagtrail.history import queries
+from tagtrail.wire import Codec
+from tests.sink.helpers import (
+    MOVEMENTS,
+    SinkThread,
+    committed_lag,
+    count,
+    movement,
+    produce,
+    produce_movements,
+    read_dead_letters,
+    site_for,
+    wait_until,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def test_movements_stored_once_with_views_and_bad_messages_dead_lettered(kafka, clickhouse_target, clickhouse):
+    good = [movement(i, item=i % 300) for i in range(3000)]
+    bogus_action = movement(90001, action="BOGUS")  # valid Avro, refused by the movements table's constraint
+    truncated = MOVEMENTS.encode(movement(90002))[:-9]
+    tag_read = Codec("TagRead").encode(TagRead(
+        event_id="r1", reader_id="door-1", antenna_id=1, read_point="door-1-inner", epc_hex="30",
+        identity=Identity(item_key="epc/30", scheme="unknown"), first_seen=1, last_seen=1, reader_first_seen=1, received_at=1))
+    produce_movements(kafka, good[:1500])
+    produce(kafka, [(b"bad", b"not avro at all"), (b"01/x", truncated), (b"epc/30", tag_read),
+                    (bogus_action.identity.item_key.encode(), MOVEMENTS.encode(bogus_action))])
+    produce_movements(kafka, good[1500:])
+
+    with SinkThread(site_for(kafka, clickhouse_target.settings), kafka, clickhouse):
+        wait_until(lambda: count(clickhouse, "SELECT count() FROM movements") >= len(good), 60, "all movements stored")
+        wait_until(lambda: committed_lag(kafka) == 0, 30, "offsets committed")
+
+    stored = clickhouse.query("SELECT event_id, count() FROM movements GROUP BY event_id").result_rows
+    assert sorted(e for e, _ in stored) == sorted(m.event_id for m in good)
+    assert all(n == 1 for _, n in stored)
+    # views kept current on insert: 300 items, the latest movement of each wins
+    assert count(clickhouse, "SELECT count() FROM current_items") == 300
+    names, rows = queries.where_is(clickhouse, good[-1].identity.item_key)
+    assert dict(zip(names, rows[0]))["last_event_id"] == good[-1].event_id
+    assert count(clickhouse, "SELECT sum(moves) FROM moves_hourly") == len(good)
+
+    letters = read_dead_letters(kafka, expected=4)
+    by_offset_payload = {bytes(dl.payload): dl for dl in letters}
+    assert len(letters) == 4
+    assert {dl.stage for dl in letters} == {"sink"}
+    assert by_offset_payload[b"not avro at all"].reason == "undecodable"
+    assert by_offset_payload[truncated].reason == "undecodable"
+    assert by_offset_payload[tag_read].reason == "undecodable"
+    refused = by_offset_payload[MOVEMENTS.encode(bogus_action)]
+    assert refused.reason == "rejected_by_clickhouse"
+    assert "known_action" in refused.error and "469" in refused.error
+    assert refused.context["topic"] == kafka.topics.movements and refused.context["offset"].isdigit()
+
+
+def test_pending_batch_replayed_after_crash_is_not_duplicated(kafka, clickhouse_target, clickhouse):
+    """The state a crash leaves behind: BEFORE committed, the batch inserted, AFTER not committed."""
+    from tagtrail.history.migrations import migrate
+
+    migrate(clickhouse)
+    items = [movement(i) for i in range(500)]
+    produce_movements(kafka, items)
+    consumer = Consumer(kafka.consumer_config(f"{kafka.topics.prefix}.sink"))
+    consumer.subscribe([kafka.topics.movements])
+    got: dict[int, list] = {}
+
+    def consumed_all() -> bool:
+        for m in consumer.consume(500, 0.5):
+            got.setdefault(m.partition(), []).append(m)
+        return sum(len(v) for v in got.values()) >= 500
+
+    wait_until(consumed_all, 30, "consumed all")
+    batches = [PartitionBatch(kafka.topics.movements, p, [Record(m.offset(), m.key(), m.value()) for m in ms[:120]])
+               for p, ms in got.items()]
+    consumer.commit(offsets=before_offsets(batches), asynchronous=False)
+    writer = MovementWriter(clickhouse, wait=lambda s: True, backoff=lambda a: 0.1)
+    for b in batches:
+        writer.write(b)
+    consumer.close()
+    written = sum(len(b.records) for b in batches)
+    assert count(clickhouse, "SELECT count() FROM movements") == written
+
+    with SinkThread(site_for(kafka, clickhouse_target.settings, batch_rows=50), kafka, clickhouse):
+        wait_until(lambda: committed_lag(kafka) == 0, 60, "offsets committed")
+
+    assert count(clickhouse, "SELECT count() FROM movements") == 500
+    assert count(clickhouse, "SELECT uniqExact(event_id) FROM movements") == 500
+    assert count(clickhouse, "SELECT sum(moves) FROM moves_hourly") == 500
+    assert count(clickhouse, "SELECT sum(arrivals) FROM location_flow") == 500
+
+
+def test_late_event_does_not_overwrite_newer_state(kafka, clickhouse_target, clickhouse):
+    key_item = 7
+    newer = movement(100, item=key_item, to="pack-station-1", frm="storage-a", biz_step="packing", disposition="in_progress")
+    late = movement(50, item=key_item, to="pick-face-1", frm="storage-a", biz_step="picking", disposition="in_progress")
+    produce_movements(kafka, [newer])
+    with SinkThread(site_for(kafka, clickhouse_target.settings), kafka, clickhouse):
+        wait_until(lambda: count(clickhouse, "SELECT count() FROM movements") == 1, 30, "first movement")
+        produce_movements(kafka, [late])
+        wait_until(lambda: count(clickhouse, "SELECT count() FROM movements") == 2, 30, "late movement")
+
+    item_key = newer.identity.item_key
+    names, rows = queries.where_is(clickhouse, item_key)
+    now = dict(zip(names, rows[0]))
+    assert (now["location"], now["biz_step"], now["last_event_id"]) == ("pack-station-1", "packing", newer.event_id)
+    names, rows = queries.history(clickhouse, item_key)
+    assert [dict(zip(names, r))["event_id"] for r in rows] == [late.event_id, newer.event_id]
+
+
+def test_settings_that_break_batch_boundaries_are_refused(kafka, clickhouse_target, clickhouse):
+    import threading
+
+    from tagtrail.processors.sink.app import run_sink
+
+    with pytest.raises(ValueError, match="batch_rows"):
+        run_sink(site_for(kafka, clickhouse_target.settings, batch_rows=2_000_000), kafka, clickhouse, stop=threading.Event())
