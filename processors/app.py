@@ -21,6 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaExc
 from tagtrail.config import SiteConfig
 from tagtrail.events import DeadLetter
 from tagtrail.kafka import KafkaConnection
+from tagtrail.observability import LagReporter, Metrics
 from tagtrail.processors.checkpoint import Checkpoint, Rewind
 from tagtrail.processors.emission import RETRACTED_HEADER
 from tagtrail.processors.read_decoder import TagReadDecoder
@@ -38,14 +39,19 @@ def wall_clock_us() -> int:
 
 
 def run_processor(site: SiteConfig, conn: KafkaConnection, *, stop: threading.Event, instance_id: str = "0",
-                  clock: Callable[[], int] = wall_clock_us) -> None:
-    """Runs until `stop` is set, then commits the current batch and returns."""
-    Processor(site, conn, instance_id=instance_id, clock=clock).run(stop)
+                  clock: Callable[[], int] = wall_clock_us, metrics: Metrics | None = None,
+                  ready: threading.Event | None = None) -> None:
+    """Runs until `stop` is set, then commits the current batch and returns. `metrics` and `ready`
+    (set once partitions are assigned, even none) feed the service's /metrics and /readyz."""
+    Processor(site, conn, instance_id=instance_id, clock=clock, metrics=metrics, ready=ready).run(stop)
 
 
 class Processor:
-    def __init__(self, site: SiteConfig, conn: KafkaConnection, *, instance_id: str, clock: Callable[[], int]) -> None:
+    def __init__(self, site: SiteConfig, conn: KafkaConnection, *, instance_id: str, clock: Callable[[], int],
+                 metrics: Metrics | None = None, ready: threading.Event | None = None) -> None:
         self.site = site
+        self.metrics = metrics
+        self.ready = ready
         self.conn = conn
         self.clock = clock
         self.settings = site.processing
@@ -70,6 +76,7 @@ class Processor:
                "session.timeout.ms": int(self.settings.session_timeout_s * 1000),
                "heartbeat.interval.ms": max(500, int(self.settings.session_timeout_s * 1000) // 5)}))
         self.checkpoint = Checkpoint(self.producer, self.consumer)
+        self.lag = LagReporter(metrics, self.consumer, STAGE) if metrics is not None else None
         self.rewind_needed = False
         self.committed_positions: dict[tuple[str, int], int] = {}
         self.parked: dict[int, tuple[PartitionTracker, int | None]] = {}
@@ -116,6 +123,8 @@ class Processor:
                     if now - last_commit >= self.settings.commit_every_s:
                         self._commit()
                         last_commit = now
+                    if self.lag is not None:
+                        self.lag.maybe_report()
                     if now - last_report >= 10:
                         log.info("processor_progress", **self.counts, partitions=sorted(self.trackers))
                         last_report = now
@@ -176,6 +185,8 @@ class Processor:
                 if reason is not None:
                     self._dead_letter(msg, reason, f"Scan {scan.event_id} scanned at {scan.scanned_at}")
         self.counts["reads"] += reads
+        if self.metrics is not None and reads:
+            self.metrics.reads_smoothed(reads)
 
     def _emit(self) -> None:
         now = self.clock()
@@ -187,6 +198,8 @@ class Processor:
                 self._produce(topic, self.conn.partition_for(key, self.movement_partitions), key, value,
                               [RETRACTED_HEADER] if retracted else None)
                 self.counts["movements"] += 1
+                if self.metrics is not None:
+                    self.metrics.movements(movement.movement_type)
 
     def _dead_letter(self, msg, reason: str, error: str) -> None:
         source = msg.topic()
@@ -196,6 +209,8 @@ class Processor:
                                      "key": (msg.key() or b"").decode(errors="replace")})
         self._produce(self.topics.dead_letters, 0, source.encode(), self.dead_codec.encode(letter))
         self.counts["dead_letters"] += 1
+        if self.metrics is not None:
+            self.metrics.dead_letter(STAGE, reason)
 
     def _produce(self, topic: str, partition: int, key: bytes, value: bytes | None, headers=None) -> None:
         # The embedded cluster dies with this process, so its changelog is only ever read back after an
@@ -253,6 +268,8 @@ class Processor:
         for p in wanted:
             self.written_watermarks[p] = self.trackers[p].watermark.value
         log.info("partitions_assigned", partitions=sorted(self.trackers), kept_state=reused)
+        if self.ready is not None:
+            self.ready.set()  # an idle member with no partitions is ready too
 
     def _changelog_end(self, partition: int) -> int | None:
         try:

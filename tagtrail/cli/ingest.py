@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tagtrail.cli.service import kafka_for, stop_on_signals
+from tagtrail.cli.service import kafka_for, stage_metrics, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
 
 
@@ -43,6 +43,7 @@ def handle_scans(args: argparse.Namespace) -> int:
     from tagtrail.ingest.scans.app import run_scan_service
 
     site = load_site_option(args)
-    with stop_on_signals() as stop, kafka_for(site) as conn:
+    with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.scans.metrics_port) as (_m, ready):
+        ready.set()  # the API's own /readyz on the service port tells whether Kafka is reachable
         run_scan_service(site, conn, stop=stop, host=args.host, port=args.port)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tagtrail.cli.service import kafka_for, stop_on_signals
+from tagtrail.cli.service import kafka_for, stage_metrics, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
 
 
@@ -24,6 +24,6 @@ def handle(args: argparse.Namespace) -> int:
     from tagtrail.processors.app import run_processor
 
     site = load_site_option(args)
-    with stop_on_signals() as stop, kafka_for(site) as conn:
-        run_processor(site, conn, stop=stop, instance_id=args.instance_id)
+    with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.processing.metrics_port) as (metrics, ready):
+        run_processor(site, conn, stop=stop, instance_id=args.instance_id, metrics=metrics, ready=ready)
     return 0

@@ -11,7 +11,10 @@ from typing import Iterator
 import structlog
 
 from tagtrail.config import SiteConfig
+from prometheus_client import CollectorRegistry
+
 from tagtrail.kafka import KafkaConnection, connect, ensure_topics
+from tagtrail.observability import Metrics, serve_metrics
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +44,21 @@ def kafka_for(site: SiteConfig) -> Iterator[KafkaConnection]:
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def stage_metrics(site: SiteConfig, port: int | None) -> Iterator[tuple[Metrics | None, threading.Event]]:
+    """Metrics and a readiness flag for a stage; served on `port` (/metrics, /healthz, /readyz) when set."""
+    ready = threading.Event()
+    if port is None:
+        yield None, ready
+        return
+    metrics = Metrics.for_site(CollectorRegistry(), site)
+    server = serve_metrics(metrics, "0.0.0.0", port, ready=ready.is_set)
+    try:
+        yield metrics, ready
+    finally:
+        server.close()
 
 
 class StageThreads:

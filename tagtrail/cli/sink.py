@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tagtrail.cli.service import kafka_for, stop_on_signals
+from tagtrail.cli.service import kafka_for, stage_metrics, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
 from tagtrail.clickhouse import connect_clickhouse
 
@@ -26,7 +26,8 @@ def handle(args: argparse.Namespace) -> int:
     site = load_site_option(args)
     client = connect_clickhouse(site.clickhouse, base_dir=site.path.parent if site.path else None)
     try:
-        with stop_on_signals() as stop, kafka_for(site) as conn:
+        with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.sink.metrics_port) as (_m, ready):
+            ready.set()  # the sink applies its migrations and retries ClickHouse itself; it is up once it runs
             run_sink(site, conn, client, stop=stop)
     finally:
         client.close()

@@ -159,6 +159,10 @@ def _cross_check(config: SiteConfig, builder: _Builder) -> list[str]:
         token = scanner.token_sha256
         if len(token) != 64 or any(c not in "0123456789abcdef" for c in token.lower()):
             at(f"scanners[{i}].token_sha256", "must be the 64-hex-digit SHA-256 of the device token (tagtrail hash-token prints it)")
+    for section in ("llrp", "scans", "processing", "sink"):
+        port = getattr(getattr(config, section), "metrics_port", None)
+        if port is not None and not 0 <= port < 65536:
+            at(f"{section}.metrics_port", f"port {port} is out of range")
     if config.kafka.partitions < 1:
         at("kafka.partitions", "must be at least 1")
     if not config.clickhouse.dsn.startswith(("chdb://", "http://", "https://")):

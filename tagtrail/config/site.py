@@ -110,6 +110,7 @@ class ScanServiceSettings:
     publish_timeout_s: float = 10.0  # how long an upload waits for Kafka before answering 503
     retry_after_s: int = 5  # the Retry-After of a 503
     parse_cache_size: int = 65536  # parsed barcodes kept by raw data (repeat scans skip biip)
+    metrics_port: int | None = None  # serve /metrics, /healthz, /readyz here (0 = any free port)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class ProcessingSettings:
     # A partition without input for this long (processing time) lets pending decisions assume
     # nothing older than now minus this is still coming (0: wait for event time only).
     idle_advance_s: float = 30.0
+    metrics_port: int | None = None  # serve /metrics, /healthz, /readyz here (0 = any free port)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class SinkSettings:
     # A stable id per sink process (e.g. "sink-0") turns on Kafka static group membership: a restarted sink
     # gets its partitions back at once instead of after the session timeout. Unique per running sink.
     instance_id: str | None = None
+    metrics_port: int | None = None  # serve /metrics, /healthz, /readyz here (0 = any free port)
 
 
 @dataclass(frozen=True)
