@@ -1,0 +1,105 @@
+"""Turns sllurp's decoded TagReportData entries into TagRead events (pure: no I/O).
+
+Also says what is wrong with an entry it cannot use, so the caller can dead-letter it: a bad
+entry never stops the good ones in the same report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from tagtrail.ingest.llrp.clock import ClockCorrector, ClockVerdict
+
+from tagtrail.config import Reader
+from tagtrail.events import TagRead
+from tagtrail.identity import EpcDecoder
+from tagtrail.identity.epc import EpcError
+
+UNKNOWN_PARAMETERS = "SllurpDecodeError"  # where sllurp puts parameters it could not decode
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An entry (or part of one) that could not be used as it came."""
+
+    reason: str
+    error: str
+    context: dict[str, str] = field(default_factory=dict)
+
+
+def event_id(reader_id: str, antenna: int, epc_hex: str, reader_first_seen_us: int) -> str:
+    """Stable across retries and re-sent reports: the same sighting always gets the same id."""
+    text = f"{reader_id}|{antenna}|{epc_hex}|{reader_first_seen_us}".encode()
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+class TagReadMapper:
+    """One per reader: knows its antennas' read points, its RSSI scale and its clock."""
+
+    def __init__(self, reader: Reader, decoder: EpcDecoder, clock: ClockCorrector) -> None:
+        self.reader = reader
+        self.decoder = decoder
+        self.clock = clock
+        self.read_points = {a.port: a.read_point for a in reader.antennas}
+        self.last_verdict: ClockVerdict | None = None
+
+    def map_report(self, tags: list[dict[str, Any]], received_at_us: int) -> tuple[list[TagRead], list[Problem]]:
+        newest = max((t.get("LastSeenTimestampUTC") or t.get("FirstSeenTimestampUTC") or 0 for t in tags), default=0)
+        if newest:
+            self.last_verdict = self.clock.observe(newest, received_at_us)
+        offset = self.clock.offset_us
+        reads: list[TagRead] = []
+        problems: list[Problem] = []
+        for index, tag in enumerate(tags):
+            read, problem = self._map_tag(tag, index, received_at_us, offset)
+            if read is not None:
+                reads.append(read)
+            if problem is not None:
+                problems.append(problem)
+        return reads, problems
+
+    def _map_tag(self, tag: dict[str, Any], index: int, received_at_us: int, offset: int) -> tuple[TagRead | None, Problem | None]:
+        where = {"reader_id": self.reader.id, "tag_index": str(index)}
+        raw_epc = tag.get("EPC") or tag.get("EPC-96")
+        if not raw_epc:
+            return None, Problem("missing_epc", f"reader {self.reader.id}: tag report entry {index} has no EPC", where)
+        epc_hex = (raw_epc.decode("ascii") if isinstance(raw_epc, bytes) else str(raw_epc)).upper()
+        try:
+            identity = self.decoder.decode(epc_hex)
+        except EpcError as exc:
+            return None, Problem("bad_epc", f"reader {self.reader.id}: {exc}", {**where, "epc_hex": epc_hex})
+        antenna = tag.get("AntennaID")
+        if antenna is None and len(self.read_points) == 1:
+            antenna = next(iter(self.read_points))
+        read_point = self.read_points.get(antenna)
+        if read_point is None:
+            return None, Problem("unknown_antenna", f"reader {self.reader.id}: antenna {antenna} is not in the site config",
+                                 {**where, "epc_hex": epc_hex, "antenna": str(antenna)})
+        reader_first = tag.get("FirstSeenTimestampUTC") or tag.get("LastSeenTimestampUTC") or received_at_us - offset
+        reader_last = tag.get("LastSeenTimestampUTC") or reader_first
+        rssi = tag.get("PeakRSSI")
+        read = TagRead(
+            event_id=event_id(self.reader.id, antenna, epc_hex, reader_first),
+            reader_id=self.reader.id,
+            antenna_id=antenna,
+            read_point=read_point,
+            epc_hex=epc_hex,
+            identity=identity,
+            first_seen=reader_first + offset,
+            last_seen=reader_last + offset,
+            reader_first_seen=reader_first,
+            received_at=received_at_us,
+            peak_rssi_dbm=None if rssi is None else rssi * self.reader.rssi_scale,
+            channel_index=tag.get("ChannelIndex"),
+            clock_offset_us=offset,
+            seen_count=tag.get("TagSeenCount") or 1,
+        )
+        unknown = tag.get(UNKNOWN_PARAMETERS)
+        if unknown:
+            types = ", ".join(str(u.get("Type")) for u in unknown)
+            return read, Problem("unknown_parameter", f"reader {self.reader.id}: tag report entry {index} carries "
+                                 f"parameter type(s) {types} that LLRP 1.0.1 does not define; the read was kept",
+                                 {**where, "epc_hex": epc_hex, "parameter_types": types})
+        return read, None
