@@ -85,3 +85,31 @@ class AdapterMetrics:
                 yield reconnects
 
         return _Collector()
+
+
+class MetricsBridge:
+    """Carries the adapter's counters into the site-wide `tagtrail.observability.Metrics` names the
+    dashboards use, as deltas since the last call; run `sync()` about once a second."""
+
+    def __init__(self, adapter: AdapterMetrics, metrics: Any, reader_ids: list[str]) -> None:
+        self.adapter = adapter
+        self.metrics = metrics
+        self._reads: dict[str, int] = {}
+        self._dead: dict[str, int] = {}
+        self._states: dict[str, str] = {}
+        for rid in reader_ids:
+            metrics.reader_known(rid)
+
+    def sync(self) -> None:
+        m = self.metrics
+        for rid, r in list(self.adapter.readers.items()):
+            if r.reads > self._reads.get(rid, 0):
+                m.tag_reads(rid, r.reads - self._reads.get(rid, 0))
+                self._reads[rid] = r.reads
+            if r.dead_letters > self._dead.get(rid, 0):
+                m.dead_letter("ingest.llrp", "reader_input", r.dead_letters - self._dead.get(rid, 0))
+                self._dead[rid] = r.dead_letters
+            if self._states.get(rid) != r.state:
+                m.reader_state(rid, r.state, connected=r.state == "inventorying")
+                self._states[rid] = r.state
+        m.spool_bytes(self.adapter.spool_bytes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import threading
 
 from tagtrail.cli.service import kafka_for, stage_metrics, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
@@ -32,10 +33,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle_llrp(args: argparse.Namespace) -> int:
     from tagtrail.ingest.llrp.app import run_adapter
+    from tagtrail.ingest.llrp.metrics import AdapterMetrics, MetricsBridge
 
     site = load_site_option(args)
-    with stop_on_signals() as stop, kafka_for(site) as conn:
-        run_adapter(site, conn, stop=stop)
+    adapter_metrics = AdapterMetrics()
+    with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.llrp.metrics_port) as (metrics, ready):
+        if metrics is not None:
+            bridge = MetricsBridge(adapter_metrics, metrics, [r.id for r in site.readers])
+
+            def sync_metrics() -> None:
+                while not stop.wait(1.0):
+                    bridge.sync()
+
+            threading.Thread(target=sync_metrics, name="llrp-metrics", daemon=True).start()
+        ready.set()  # readers come and go; the adapter itself is up as soon as it runs
+        run_adapter(site, conn, stop=stop, metrics=adapter_metrics)
     return 0
 
 

@@ -93,6 +93,7 @@ class LlrpSettings:
     clock_tolerance_s: float = 2.0  # reader clocks further off than this are corrected by the measured offset
     max_in_flight: int = 50_000  # records handed to the Kafka producer at once; the rest waits in the spool
     delivery_stall_s: float = 120.0  # no delivery report this long while Kafka answers: replace the producer
+    metrics_port: int | None = None  # serve /metrics, /healthz, /readyz here (0 = any free port)
 
 
 @dataclass(frozen=True)
