@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
 import structlog
@@ -20,8 +21,10 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tagtrail.config import SiteConfig
-from tagtrail.ingest.scans import openapi
+from tagtrail.ingest.scans import openapi, station
 from tagtrail.ingest.scans.assess import Clock, wall_clock_micros
+from tagtrail.ingest.scans.ledger import LedgerUnavailable
+from tagtrail.ingest.scans.lookup import HistoryReader
 from tagtrail.ingest.scans.service import MEDIA_TYPES, Answer, ScanService, error_answer
 from tagtrail.kafka import KafkaConnection
 
@@ -30,9 +33,15 @@ log = structlog.get_logger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="The device's API token (its SHA-256 is scanners[].token_sha256).")
 
 
-def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_clock_micros, instance_id: str = "0") -> FastAPI:
-    """The ASGI app. The scan service starts (producer, ledger) in the app's lifespan."""
+def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_clock_micros, instance_id: str = "0",
+               clickhouse_client: Any = None) -> FastAPI:
+    """The ASGI app. The scan service starts (producer, ledger) in the app's lifespan.
+
+    `clickhouse_client`: an open client for the item lookup (the sink's, in `tagtrail run`); without
+    one the lookup connects to site.clickhouse on first use (a server DSN only, see lookup.py).
+    """
     service = ScanService(site, conn, clock=clock, instance_id=instance_id)
+    reader = HistoryReader(site, client=clickhouse_client)
     max_body = site.scans.max_body_bytes
 
     @asynccontextmanager
@@ -42,11 +51,13 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
             yield
         finally:
             await asyncio.to_thread(service.close)
+            await asyncio.to_thread(reader.close)
 
     app = FastAPI(title="tagtrail scan upload API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Handheld scanners upload batches of barcode scans; each accepted scan becomes a "
                   "Scan event on Kafka, each rejected one a dead letter. Serve it behind TLS.")
     app.state.scan_service = service
+    station.add_station(app, service, reader, clock)
 
     @app.post("/v1/scans", status_code=202, responses=openapi.upload_responses(), openapi_extra=openapi.upload_operation(),
               summary="Upload a batch of scans from one device")
@@ -63,9 +74,15 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    reopening: list[asyncio.Future] = []
+
     @app.get("/readyz", summary="Readiness: Kafka reachable and the upload ledger loaded",
              responses={503: {"description": "Not ready"}})
     async def readyz() -> Response:
+        if not service.ledger.loaded and (not reopening or reopening[-1].done()):
+            # Kafka was unreachable at start (or the topic brand new): load the ledger in the background,
+            # so the service becomes ready without waiting for an upload and the probe never blocks.
+            reopening[:] = [asyncio.ensure_future(asyncio.to_thread(_open_quietly, service))]
         ok, why = await asyncio.to_thread(service.ready)
         body = msgspec.json.encode({"status": "ok" if ok else "unavailable", "detail": why})
         return Response(body, 200 if ok else 503, media_type="application/json")
@@ -73,7 +90,9 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
     def custom_openapi() -> dict:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(openapi.components())
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(openapi.components())
+            schemas.update(station.components())
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -102,14 +121,21 @@ async def _upload(service: ScanService, request: Request, max_body: int, device_
     return await service.handle(device, media_type, b"".join(chunks), device_id, upload_id)
 
 
+def _open_quietly(service: ScanService) -> None:
+    try:
+        service.ledger.open()
+    except LedgerUnavailable as exc:
+        log.info("upload_ledger_still_unavailable", error=str(exc))
+
+
 def run_scan_service(site: SiteConfig, conn: KafkaConnection, *, stop: threading.Event, host: str | None = None,
-                     port: int | None = None) -> None:
+                     port: int | None = None, clickhouse_client: Any = None) -> None:
     """Serves until `stop` is set, then finishes in-flight uploads and returns.
 
     uvicorn runs in its own thread so it installs no signal handlers: the caller owns SIGTERM
     (it sets `stop`), whether this runs alone (`tagtrail ingest scans`) or beside other stages.
     """
-    app = create_app(site, conn)
+    app = create_app(site, conn, clickhouse_client=clickhouse_client)
     config = uvicorn.Config(app, host=host or site.scans.host, port=port or site.scans.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=int(site.scans.publish_timeout_s) + 5)
     server = uvicorn.Server(config)

@@ -38,7 +38,7 @@ def handle(args: argparse.Namespace) -> int:
             if site.readers:
                 stages.start("ingest.llrp", lambda: run_adapter(site, conn, stop=stop))
             if site.scanners:
-                stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop))
+                stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop, clickhouse_client=client))
             stages.start("process", lambda: run_processor(site, conn, stop=stop))
             stages.start("sink", lambda: run_sink(site, conn, client, stop=stop))
             log.info("running", site=site.site_id, readers=len(site.readers), scanners=len(site.scanners))

@@ -79,7 +79,7 @@ def run_demo(options: DemoOptions, *, on_progress: Callable[[Snapshot, Snapshot 
         ensure_topics(conn)
         client = connect_clickhouse(site.clickhouse)
         stages.start("ingest.llrp", lambda: run_adapter(site, conn, stop=stop))
-        stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop))
+        stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop, clickhouse_client=client))
         stages.start("process", lambda: run_processor(site, conn, stop=stop))
         stages.start("sink", lambda: run_sink(site, conn, client, stop=stop))
         scan_url = f"http://127.0.0.1:{warehouse.scan_port}"

@@ -20,6 +20,9 @@ def test_the_api_never_fails_on_what_its_spec_allows(service: RunningService) ->
     # Loaded inside the test (not via schemathesis.pytest.from_fixture, which breaks on pytest 9).
     api = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
     operations = [result.ok() for result in api.get_all_operations()]
+    # The item lookups read ClickHouse, which this test does not run: they answer 503 by design
+    # (tests/web covers them against a real ClickHouse).
+    operations = [op for op in operations if not op.path.startswith(("/v1/items/", "/v1/locations/"))]
     assert {(op.method.upper(), op.path) for op in operations} >= {("POST", "/v1/scans"), ("GET", "/readyz")}
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
