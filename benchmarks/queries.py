@@ -2,9 +2,11 @@
 
 Generates N movements (default 10 million over 1 million items and 50 locations) directly with
 ClickHouse SQL (INSERT ... SELECT FROM numbers()), so the materialized views fill as they would from
-the sink, then times "where is X now" and "inventory per location" (median of repeated runs).
+the sink, then re-publishes the latest movement of --revised items (default 0.2 %) as late input would:
+half of them updated (new disposition, later recorded_at), half retracted. Then times "where is X now",
+"inventory per location" and the rest (median of repeated runs), before and after merges.
 
-    python benchmarks/queries.py [--movements 10000000] [--items 1000000] [--clickhouse chdb:///tmp/dir]
+    python benchmarks/queries.py [--movements 10000000] [--items 1000000] [--revised 2000] [--clickhouse chdb:///tmp/dir]
 
 Targets: where is < 20 ms, inventory per location < 300 ms. Prints and saves benchmarks/results/queries.json.
 """
@@ -12,6 +14,7 @@ Targets: where is < 20 ms, inventory per location < 300 ms. Prints and saves ben
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -52,6 +55,26 @@ SELECT
 FROM (SELECT number, number % {items} AS item, intDiv(number, {items}) AS seq FROM numbers({start}, {count}))
 """
 
+# The latest movement of every item whose hash falls in the revised set, published again: a retraction
+# (same content, anomaly 'retracted: ...') for half of them, an update (new disposition) for the others.
+REVISE = """
+INSERT INTO movements (event_id, item_key, scheme, gtin, serial, movement_type, from_location, to_location,
+                       read_point, biz_step, disposition, direction, action, anomaly, source_event_ids, event_time,
+                       recorded_at, retracted)
+SELECT event_id, item_key, scheme, gtin, serial, movement_type, from_location, to_location, read_point, biz_step,
+       if(retract, disposition, 'damaged'), direction, action,
+       if(retract, 'retracted: superseded by late input', anomaly), source_event_ids, event_time,
+       recorded_at + toIntervalHour(1), retract
+FROM
+(
+    SELECT *, cityHash64(item_key) % {every} < {every} / 2 AS retract
+    FROM movements
+    WHERE cityHash64(item_key) % {every} = 0 OR cityHash64(item_key) % {every} = {half}
+    ORDER BY item_key, event_time DESC, event_id DESC
+    LIMIT 1 BY item_key
+)
+"""
+
 
 def timed(fn, repeats: int) -> dict[str, float]:
     samples = []
@@ -69,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--clickhouse", help="DSN (default: a fresh chdb folder in a temp dir)")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--revised", type=int, default=2000, help="items whose latest movement is updated or retracted")
     args = parser.parse_args(argv)
     tmp = None
     dsn = args.clickhouse
@@ -86,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             count = min(chunk, args.movements - start)
             client.command(GENERATE.format(gtin=GTIN, locations=LOCATIONS, items=args.items, start=start, count=count))
         load_s = time.perf_counter() - t0
+        if args.revised:
+            every = max(2, args.items // args.revised * 2)
+            client.command(REVISE.format(every=every, half=every // 2))
+        revised = client.command("SELECT uniqExact(item_key) FROM movements WHERE recorded_at > event_time + toIntervalMinute(30)")
+        retracted = client.command("SELECT count() FROM movements WHERE retracted = 1")
         rows = client.command("SELECT count() FROM movements")
         parts_before = client.command("SELECT count() FROM system.parts WHERE active AND database = currentDatabase() AND table = 'item_current'")
         queries.inventory(client)
@@ -93,22 +122,32 @@ def main(argv: list[str] | None = None) -> int:
         client.command("OPTIMIZE TABLE item_current FINAL")
         rng = random.Random(7)
         keys = [f"01/{GTIN}/21/{rng.randrange(args.items)}" for _ in range(args.repeats)]
-        it = iter(keys * 2)
+        it = iter(keys * 3)
         queries.where_is(client, next(it))  # warm up
         where = timed(lambda: queries.where_is(client, next(it)), args.repeats)
         queries.inventory(client)
         inventory = timed(lambda: queries.inventory(client), max(5, args.repeats // 3))
         one_location = timed(lambda: queries.inventory(client, "loc-7"), max(5, args.repeats // 3))
         history = timed(lambda: queries.history(client, keys[0]), args.repeats)
+        stale = client.command("SELECT item_key FROM movements WHERE retracted = 1 LIMIT 1")
+        where_retracted = timed(lambda: queries.where_is(client, stale), args.repeats)
+        as_of = timed(lambda: queries.inventory_as_of(client, datetime.datetime(2026, 1, 1, 5, tzinfo=datetime.UTC)), 3)
+        client.command("OPTIMIZE TABLE movements FINAL")
+        history_merged = timed(lambda: queries.history(client, next(it)), args.repeats)
         result = {
             "benchmark": "queries",
             "backend": dsn.split(":")[0],
             "movements": rows,
+            "revised_items": revised,
+            "retracted_movements": retracted,
             "items": args.items,
             "locations": LOCATIONS,
             "generate_s": round(load_s, 1),
             "where_is": where,
             "history": history,
+            "history_movements_merged": history_merged,
+            "where_is_item_with_retraction": where_retracted,
+            "inventory_as_of_all_locations": as_of,
             "inventory_per_location": inventory,
             "inventory_per_location_before_merge": {**inventory_as_loaded, "item_current_parts": parts_before},
             "inventory_one_location": one_location,

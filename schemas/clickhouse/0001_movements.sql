@@ -1,6 +1,12 @@
--- The movement history: one row per movement, what `tagtrail history`, EPCIS export and dashboards read.
--- Ordered by item so one item's history is a single range read; partitioned by month so old months can be
--- moved or dropped whole. The deduplication window makes retried sink batches (same insert token) no-ops.
+-- Every published version of every movement, what `tagtrail history`, EPCIS export and dashboards read
+-- (through the movement_history view below, never directly). The processor re-publishes a movement under
+-- the same event_id (same event_time, later recorded_at) when a late event changes it, and retracts one
+-- that no longer holds by re-publishing it with anomaly 'retracted: ...'. ReplacingMergeTree(recorded_at)
+-- keeps the latest version per (item_key, event_time, event_id) once merged; reads use FINAL so they see
+-- only that version before merges too. Ordered by item so one item's history is a single range read;
+-- partitioned by month (all versions of a movement share its event_time, hence its partition). Granules
+-- of 1024 rows: an item has ~10 rows, so per-item reads touch less than with the default 8192. The
+-- deduplication window makes retried sink batches (same insert token) no-ops.
 CREATE TABLE IF NOT EXISTS movements
 (
     event_id String,
@@ -22,18 +28,20 @@ CREATE TABLE IF NOT EXISTS movements
     source_event_ids Array(String),
     event_time DateTime64(6, 'UTC'),
     recorded_at DateTime64(6, 'UTC'),
+    retracted UInt8 DEFAULT 0,
     ingested_at DateTime64(6, 'UTC') DEFAULT now64(6),
     CONSTRAINT known_action CHECK action IN ('ADD', 'OBSERVE', 'DELETE'),
     CONSTRAINT has_item_key CHECK item_key != ''
 )
-ENGINE = MergeTree
+ENGINE = ReplacingMergeTree(recorded_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (item_key, event_time, event_id)
-SETTINGS non_replicated_deduplication_window = 10000;
+SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 1024;
 
 -- The sink inserts Movement events exactly as they travel on Kafka (Avro, field for field) into this
 -- table; ClickHouse decodes them, and the view below flattens them into `movements`. Null engine: it
--- stores nothing itself.
+-- stores nothing itself. A retraction is recognised by its anomaly text (the processor's contract: the
+-- `tagtrail-retracted` Kafka header always comes with anomaly 'retracted: ...'; the sink stores values only).
 CREATE TABLE IF NOT EXISTS movements_ingest
 (
     event_id String,
@@ -80,8 +88,19 @@ SELECT
     source_event_ids,
     event_time,
     recorded_at,
+    toUInt8(startsWith(ifNull(anomaly, ''), 'retracted:')) AS retracted,
     now64(6) AS ingested_at
 FROM movements_ingest;
+
+-- THE history: the latest version of each movement, retracted ones left out. Every query on movements
+-- reads this view; a filter on item_key still reads only that item's range (ClickHouse pushes it into
+-- the FINAL read).
+CREATE VIEW IF NOT EXISTS movement_history AS
+SELECT event_id, item_key, scheme, epc_uri, gtin, serial, sscc, movement_type, from_location, to_location,
+       read_point, biz_step, disposition, direction, action, anomaly, source_event_ids, event_time, recorded_at,
+       ingested_at
+FROM movements FINAL
+WHERE retracted = 0;
 
 -- Smoothed observations kept for audit, dropped after site.sink.reads_ttl_days (the sink sets the TTL
 -- at start). No topic feeds it yet: it stays empty until the processor publishes observations.

@@ -34,7 +34,7 @@ ITEM_EVENTS = NamedQuery(
     """
 SELECT event_id, event_time, recorded_at, epc_uri, action, biz_step, disposition, read_point,
        to_location, from_location, movement_type, anomaly
-FROM movements
+FROM movement_history
 WHERE item_key = {item_key:String}
 ORDER BY event_time, event_id
 """,

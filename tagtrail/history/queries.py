@@ -3,6 +3,19 @@
 Each query is plain ClickHouse SQL with `{name:Type}` parameters, the syntax ClickHouse binds on the
 server; Grafana/Superset users replace them with their own macros (e.g. `$__timeFilter(event_time)`).
 The functions run them through clickhouse-connect and return `(column_names, rows)`.
+
+What every answer means (the movements topic's semantics, see processors/emission.py): an item's
+history is the latest version (by recorded_at) of each event_id, minus retracted movements, ordered by
+(event_time, event_id); its current state is the last movement of that history. Two objects of the
+schema provide exactly that, and every query here reads one of them, never the `movements` table:
+
+* `movement_history` (view): `movements FINAL WHERE retracted = 0`. Per-item and time-travel queries.
+* `current_items` (view): one row per item, from `item_current` (kept on insert; exact under updates)
+  except the items that ever had a movement retracted (`retracted_items`, few), whose state is
+  recomputed from their history. Inventory now. "Where is X" reads the last row of movement_history.
+
+Hourly flows, dock door moves and dwell read aggregates kept on insert: they count each published
+version that is not a retraction, so they are exact unless late input revised a movement.
 """
 
 from __future__ import annotations
@@ -23,10 +36,12 @@ WHERE_IS = NamedQuery(
     "where_is",
     "Where is item X now?",
     """
-SELECT item_key, epc_uri, location, disposition, biz_step, movement_type, read_point,
-       last_seen AS since, last_event_id
-FROM current_items
+SELECT item_key, epc_uri, to_location AS location, disposition, biz_step, movement_type, read_point,
+       event_time AS since, event_id AS last_event_id
+FROM movement_history
 WHERE item_key = {item_key:String}
+ORDER BY event_time DESC, event_id DESC
+LIMIT 1
 """,
 )
 
@@ -36,7 +51,7 @@ HISTORY = NamedQuery(
     """
 SELECT event_time, movement_type, from_location, to_location, read_point, biz_step, disposition,
        direction, action, anomaly, event_id
-FROM movements
+FROM movement_history
 WHERE item_key = {item_key:String}
 ORDER BY event_time, event_id
 """,
@@ -47,8 +62,8 @@ INVENTORY = NamedQuery(
     "How many items are at each location now, by disposition ('' location = all locations)?",
     """
 SELECT location, disposition, count() AS items
-FROM item_current FINAL
-WHERE location != '' AND ({location:String} = '' OR location = {location:String})
+FROM current_items
+WHERE location IS NOT NULL AND ({location:String} = '' OR location = {location:String})
 GROUP BY location, disposition
 ORDER BY location, disposition
 """,
@@ -73,7 +88,7 @@ SELECT latest.1 AS location, latest.2 AS disposition, count() AS items
 FROM
 (
     SELECT item_key, argMax((ifNull(to_location, ''), toString(disposition)), (event_time, event_id)) AS latest
-    FROM movements
+    FROM movement_history
     WHERE event_time <= {as_of:DateTime64(6, 'UTC')}
     GROUP BY item_key
 )
@@ -97,7 +112,8 @@ ORDER BY last_seen
 
 DWELL = NamedQuery(
     "dwell",
-    "How long do items stay at each location (completed visits), and how long have current ones been there?",
+    "How long do items stay at each location (completed visits), and how long have current ones been there?"
+    " (Counts published versions: see the module docstring.)",
     """
 WITH
     flow AS
@@ -158,7 +174,7 @@ ANOMALIES = NamedQuery(
     """
 SELECT event_time, item_key, anomaly, movement_type, from_location, to_location, read_point,
        biz_step, disposition, event_id
-FROM movements
+FROM movement_history
 WHERE anomaly IS NOT NULL AND event_time >= {since:DateTime64(6, 'UTC')}
 ORDER BY event_time DESC
 LIMIT {limit:UInt32}

@@ -12,8 +12,8 @@ from tagtrail.history.migrations import (
     migrate,
 )
 
-TABLES = {"movements", "movements_ingest", "reads", "item_current", "item_arrival", "location_flow", "moves_hourly",
-          "current_items", MIGRATIONS_TABLE}
+TABLES = {"movements", "movement_history", "movements_ingest", "reads", "item_current", "item_arrival", "location_flow", "moves_hourly",
+          "current_items", "retracted_items", MIGRATIONS_TABLE}
 
 
 def tables(client) -> set[str]:
@@ -50,6 +50,6 @@ def test_cluster_ddl_replicates_every_table():
     creates = re.findall(r"CREATE (?:TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS (\w+) ON CLUSTER `warehouse`", ddl)
     assert {"movements", "item_current", "movements_all", "item_current_all"} <= set(creates)
     assert "ENGINE = MergeTree" not in ddl and "ENGINE = ReplacingMergeTree(" not in ddl
-    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/movements', '{replica}')" in ddl
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/movements', '{replica}', recorded_at)" in ddl
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/item_current', '{replica}', version)" in ddl
     assert "non_replicated_deduplication_window" not in ddl
