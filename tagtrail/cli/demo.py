@@ -87,4 +87,4 @@ def _print_summary(result) -> None:
         print(f"  {item}: expected {expected}, found {found}", file=out)
     print(f"\nReport with flows per dock door: {result.report_path.resolve()}", file=out)
     print('Ask more with SQL, e.g.: tagtrail sql --clickhouse chdb://.tagtrail/demo/chdb '
-          '"SELECT * FROM movements LIMIT 10"', file=out)
+          '"SELECT * FROM movement_history LIMIT 10"', file=out)

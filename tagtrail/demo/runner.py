@@ -168,11 +168,13 @@ def _drain(progress: Progress, emulators: dict, stop: threading.Event, timeout_s
         snap = progress.sample()
         if on_progress:
             on_progress(snap, previous)
+        # Rows, not row counts equal to movements: ClickHouse may merge away superseded versions.
         idle = (
             all(em.pending() == 0 for em in emulators.values())
-            and snap.sink_lag == 0
+            and (snap.rows > 0 or snap.movements == 0)
             and previous is not None
-            and (snap.reads, snap.scans, snap.movements) == (previous.reads, previous.scans, previous.movements)
+            and (snap.reads, snap.scans, snap.movements, snap.rows)
+            == (previous.reads, previous.scans, previous.movements, previous.rows)
         )
         previous = snap
         if not idle:

@@ -9,12 +9,13 @@ from typing import Any
 from tagtrail.demo.flow import DemoPlan
 from tagtrail.demo.report import DoorFlow
 
+# movement_history: the latest version of each movement, retractions left out (see the README).
 CURRENT = """
 SELECT item_key,
-       argMax(to_location, event_time) AS location,
-       argMax(biz_step, event_time) AS biz_step,
-       argMax(disposition, event_time) AS disposition
-FROM movements GROUP BY item_key
+       argMax(to_location, (event_time, event_id)) AS location,
+       argMax(biz_step, (event_time, event_id)) AS biz_step,
+       argMax(disposition, (event_time, event_id)) AS disposition
+FROM movement_history GROUP BY item_key
 """
 
 
@@ -32,7 +33,7 @@ class DemoSummary:
 
 def summarize(client: Any, plan: DemoPlan, bucket_seconds: int) -> DemoSummary:
     current = {row[0]: row[1:] for row in client.query(CURRENT).result_rows}
-    movements = client.query("SELECT count() FROM movements").result_rows[0][0]
+    movements = client.query("SELECT count() FROM movement_history").result_rows[0][0]
     inventory = client.query(
         f"SELECT ifNull(location, '(left the site)') AS loc, disposition, count() AS items FROM ({CURRENT}) "
         "GROUP BY loc, disposition ORDER BY loc, disposition"
@@ -40,7 +41,7 @@ def summarize(client: Any, plan: DemoPlan, bucket_seconds: int) -> DemoSummary:
     anomalies = [
         (r[0], r[1].strftime("%H:%M:%S"), r[2])
         for r in client.query(
-            "SELECT item_key, event_time, anomaly FROM movements WHERE anomaly IS NOT NULL AND anomaly != '' "
+            "SELECT item_key, event_time, anomaly FROM movement_history WHERE anomaly IS NOT NULL AND anomaly != '' "
             "ORDER BY event_time LIMIT 50"
         ).result_rows
     ]
@@ -48,7 +49,7 @@ def summarize(client: Any, plan: DemoPlan, bucket_seconds: int) -> DemoSummary:
         DoorFlow(door=r[0], bucket=r[1].replace(tzinfo=None) if isinstance(r[1], dt.datetime) else r[1], direction=r[2], items=r[3])
         for r in client.query(
             f"SELECT coalesce(to_location, from_location) AS door, toStartOfInterval(event_time, INTERVAL {bucket_seconds} SECOND) AS b, "
-            "direction, count() FROM movements WHERE direction IN ('inbound', 'outbound', 'unknown') "
+            "direction, count() FROM movement_history WHERE direction IN ('inbound', 'outbound', 'unknown') "
             "GROUP BY door, b, direction ORDER BY door, b"
         ).result_rows
     ]
