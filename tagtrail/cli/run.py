@@ -6,9 +6,8 @@ import argparse
 
 import structlog
 
-from tagtrail.cli.service import StageThreads, kafka_for, stop_on_signals
+from tagtrail.cli.service import StageThreads, clickhouse_for, kafka_for, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
-from tagtrail.clickhouse import connect_clickhouse
 
 log = structlog.get_logger(__name__)
 
@@ -31,18 +30,14 @@ def handle(args: argparse.Namespace) -> int:
     from tagtrail.processors.sink.app import run_sink
 
     site = load_site_option(args)
-    client = connect_clickhouse(site.clickhouse, base_dir=site.path.parent if site.path else None)
-    try:
-        with stop_on_signals() as stop, kafka_for(site) as conn:
-            stages = StageThreads(stop)
-            if site.readers:
-                stages.start("ingest.llrp", lambda: run_adapter(site, conn, stop=stop))
-            if site.scanners:
-                stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop, clickhouse_client=client))
-            stages.start("process", lambda: run_processor(site, conn, stop=stop))
-            stages.start("sink", lambda: run_sink(site, conn, client, stop=stop))
-            log.info("running", site=site.site_id, readers=len(site.readers), scanners=len(site.scanners))
-            stages.join()
-    finally:
-        client.close()
+    with stop_on_signals() as stop, clickhouse_for(site, stop) as client, kafka_for(site) as conn:
+        stages = StageThreads(stop)
+        if site.readers:
+            stages.start("ingest.llrp", lambda: run_adapter(site, conn, stop=stop))
+        if site.scanners:  # shares the sink's client: embedded chdb opens in one process only
+            stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop, clickhouse_client=client))
+        stages.start("process", lambda: run_processor(site, conn, stop=stop))
+        stages.start("sink", lambda: run_sink(site, conn, client, stop=stop))
+        log.info("running", site=site.site_id, readers=len(site.readers), scanners=len(site.scanners))
+        stages.join()
     return 0

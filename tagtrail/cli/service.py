@@ -6,10 +6,11 @@ import signal
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import structlog
 
+from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import SiteConfig
 from prometheus_client import CollectorRegistry
 
@@ -59,6 +60,29 @@ def stage_metrics(site: SiteConfig, port: int | None) -> Iterator[tuple[Metrics 
         yield metrics, ready
     finally:
         server.close()
+
+
+@contextmanager
+def clickhouse_for(site: SiteConfig, stop: threading.Event, *, max_backoff_s: float = 10.0) -> Iterator[Any]:
+    """A ClickHouse client for the site, waiting (with backoff) while the server is unreachable:
+    a sink restarted during a ClickHouse outage waits for it instead of exiting."""
+    delay = 0.5
+    while True:
+        try:
+            client = connect_clickhouse(site.clickhouse, base_dir=site.path.parent if site.path else None)
+            break
+        except Exception as exc:
+            if stop.is_set():
+                raise
+            log.warning("clickhouse_unreachable", dsn_kind=site.clickhouse.dsn.split(":", 1)[0],
+                        retry_in_s=delay, error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            if stop.wait(delay):
+                raise
+            delay = min(delay * 2, max_backoff_s)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 class StageThreads:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from tagtrail.cli.service import kafka_for, stage_metrics, stop_on_signals
+from tagtrail.cli.service import clickhouse_for, kafka_for, stage_metrics, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
-from tagtrail.clickhouse import connect_clickhouse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +23,12 @@ def handle(args: argparse.Namespace) -> int:
     from tagtrail.processors.sink.app import run_sink
 
     site = load_site_option(args)
-    client = connect_clickhouse(site.clickhouse, base_dir=site.path.parent if site.path else None)
-    try:
-        with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.sink.metrics_port) as (_m, ready):
-            ready.set()  # the sink applies its migrations and retries ClickHouse itself; it is up once it runs
-            run_sink(site, conn, client, stop=stop)
-    finally:
-        client.close()
+    with (
+        stop_on_signals() as stop,
+        clickhouse_for(site, stop) as client,
+        kafka_for(site) as conn,
+        stage_metrics(site, site.sink.metrics_port) as (_m, ready),
+    ):
+        ready.set()  # the sink applies its migrations and retries ClickHouse itself; it is up once it runs
+        run_sink(site, conn, client, stop=stop)
     return 0
