@@ -43,6 +43,13 @@ def handle(args: argparse.Namespace) -> int:
             print(json.dumps(export_epcis(client, identity.item_key), indent=2))
             return 0
         names, rows = (queries.where_is if args.command == "where" else queries.history)(client, identity.item_key)
+    except Exception as exc:
+        if "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc):
+            raise UserError(
+                f"no movement history in database {client.database!r} at {args.clickhouse or 'the site ClickHouse'}: "
+                "run the sink (or `tagtrail migrate`) first"
+            ) from exc
+        raise
     finally:
         client.close()
     if not rows:
