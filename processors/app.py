@@ -11,6 +11,7 @@ partition, and changelog partition p holds their state). Cooperative-sticky woul
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from tagtrail.config import SiteConfig
 from tagtrail.events import DeadLetter
 from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import LagReporter, Metrics
+from tagtrail.processors.call_watchdog import CallWatchdog
 from tagtrail.processors.checkpoint import Checkpoint, Rewind
 from tagtrail.processors.emission import RETRACTED_HEADER
 from tagtrail.processors.read_decoder import TagReadDecoder
@@ -38,17 +40,39 @@ def wall_clock_us() -> int:
     return time.time_ns() // 1000
 
 
+def exit_on_hung_call(what: str, seconds: float) -> None:
+    """A Kafka call hung past any timeout (see call_watchdog): exit so the supervisor restarts us.
+
+    Nothing is lost: the hung transaction is not committed, so its input is processed again after the
+    restart. os._exit, because the hung call holds the main thread and a clean shutdown would wait on it."""
+    log.critical("kafka_call_hung", call=what, seconds=round(seconds, 1), exit_code=EXIT_HUNG,
+                 message="a Kafka client call blocked past its timeout (librdkafka #5456/#5511); exiting so the "
+                         "supervisor restarts the processor; uncommitted input is processed again, exactly once")
+    os._exit(EXIT_HUNG)
+
+
+EXIT_HUNG = 75  # EX_TEMPFAIL: try again, a restart fixes it
+
+
 def run_processor(site: SiteConfig, conn: KafkaConnection, *, stop: threading.Event, instance_id: str = "0",
                   clock: Callable[[], int] = wall_clock_us, metrics: Metrics | None = None,
-                  ready: threading.Event | None = None) -> None:
+                  ready: threading.Event | None = None,
+                  on_hung_call: Callable[[str, float], None] = exit_on_hung_call) -> None:
     """Runs until `stop` is set, then commits the current batch and returns. `metrics` and `ready`
-    (set once partitions are assigned, even none) feed the service's /metrics and /readyz."""
-    Processor(site, conn, instance_id=instance_id, clock=clock, metrics=metrics, ready=ready).run(stop)
+    (set once partitions are assigned, even none) feed the service's /metrics and /readyz;
+    `on_hung_call` hears of a transactional call blocked far past its timeout."""
+    watchdog = CallWatchdog(on_hung_call)
+    try:
+        Processor(site, conn, instance_id=instance_id, clock=clock, metrics=metrics, ready=ready,
+                  watchdog=watchdog).run(stop)
+    finally:
+        watchdog.close()
 
 
 class Processor:
     def __init__(self, site: SiteConfig, conn: KafkaConnection, *, instance_id: str, clock: Callable[[], int],
-                 metrics: Metrics | None = None, ready: threading.Event | None = None) -> None:
+                 metrics: Metrics | None = None, ready: threading.Event | None = None,
+                 watchdog: CallWatchdog | None = None) -> None:
         self.site = site
         self.metrics = metrics
         self.ready = ready
@@ -75,7 +99,10 @@ class Processor:
             **{"partition.assignment.strategy": "range", "group.instance.id": txid,
                "session.timeout.ms": int(self.settings.session_timeout_s * 1000),
                "heartbeat.interval.ms": max(500, int(self.settings.session_timeout_s * 1000) // 5)}))
-        self.checkpoint = Checkpoint(self.producer, self.consumer)
+        # A commit may retry retriable errors until the broker aborts the transaction at its timeout;
+        # well past that, the call is hung rather than slow.
+        self.checkpoint = Checkpoint(self.producer, self.consumer, watchdog=watchdog,
+                                     hung_after_s=2 * self.settings.transaction_timeout_s + 60)
         self.lag = LagReporter(metrics, self.consumer, STAGE) if metrics is not None else None
         self.rewind_needed = False
         self.committed_positions: dict[tuple[str, int], int] = {}

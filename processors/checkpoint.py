@@ -11,10 +11,13 @@ Order inside a checkpoint (all in one Kafka transaction, so all or nothing):
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import structlog
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from tagtrail.processors.call_watchdog import CallWatchdog
 
 log = structlog.get_logger(__name__)
 
@@ -24,11 +27,18 @@ class Rewind(Exception):
 
 
 class Checkpoint:
-    def __init__(self, producer: Producer, consumer: Consumer, timeout_s: float = 30.0) -> None:
+    def __init__(self, producer: Producer, consumer: Consumer, timeout_s: float = 30.0,
+                 watchdog: CallWatchdog | None = None, hung_after_s: float = 120.0) -> None:
         self.producer = producer
         self.consumer = consumer
         self.timeout_s = timeout_s
+        self.watchdog = watchdog
+        self.hung_after_s = hung_after_s
         self.open = False
+
+    def _watched(self, what: str):
+        """A commit retries its retriable errors within `hung_after_s`; past that it is hung, not slow."""
+        return self.watchdog.watch(what, self.hung_after_s) if self.watchdog is not None else nullcontext()
 
     def begin(self) -> None:
         if not self.open:
@@ -51,9 +61,11 @@ class Checkpoint:
             return
         try:
             offsets = [tp for tp in positions if tp.offset >= 0]
-            if offsets:
-                self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), self.timeout_s)
-            self._commit_with_retry()
+            with self._watched("send_offsets_to_transaction + commit_transaction"):
+                if offsets:
+                    self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(),
+                                                              self.timeout_s)
+                self._commit_with_retry()
         except KafkaException as exc:
             self.abort(exc)
         finally:
@@ -77,7 +89,8 @@ class Checkpoint:
             raise cause
         log.warning("transaction_aborted", error=str(err) if err is not None else None)
         try:
-            self.producer.abort_transaction(self.timeout_s)
+            with self._watched("abort_transaction"):
+                self.producer.abort_transaction(self.timeout_s)
         except KafkaException as exc:
             if exc.args[0].fatal():
                 raise

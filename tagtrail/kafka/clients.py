@@ -45,8 +45,16 @@ class KafkaConnection:
 
     def transactional_producer_config(self, transactional_id: str, **overrides: Any) -> dict[str, Any]:
         # librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+        # metadata.recovery.strategy=none: when every broker is down at once (a one-broker site restarting
+        # Kafka), librdkafka >= 2.10 starts a re-bootstrap that decommissions the known brokers, and a
+        # decommissioned broker can stay cached as group coordinator: send_offsets_to_transaction then
+        # waits for it for ever, ignoring its timeout (librdkafka issues #5511 and #5456, open as of
+        # 2.16). Measured here: with re-bootstrap the processor stopped for good after a broker restart;
+        # without it, it carried on (tests/e2e/test_stage_bugs.py). The producer still reconnects to
+        # the brokers it knows; only a cluster whose every broker changed address needs a restart.
         return self.producer_config(
-            **{"transactional.id": transactional_id, "transaction.timeout.ms": 60_000, "message.timeout.ms": 60_000, **overrides}
+            **{"transactional.id": transactional_id, "transaction.timeout.ms": 60_000, "message.timeout.ms": 60_000,
+               "metadata.recovery.strategy": "none", **overrides}
         )
 
     def consumer_config(self, group_id: str, **overrides: Any) -> dict[str, Any]:

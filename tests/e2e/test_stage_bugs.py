@@ -1,7 +1,4 @@
-"""Stage bugs the fault suite ran into, each reproduced on its own (xfail while not fixed).
-
-The suite works around an open one (see run.py); the xfail says exactly what is wrong.
-"""
+"""Stage bugs the fault suite ran into, each reproduced on its own so a regression shows by name."""
 
 from __future__ import annotations
 
@@ -66,13 +63,12 @@ def test_a_sink_started_while_clickhouse_is_down_waits_for_it(kafka, tmp_path) -
         pipeline.stop_all()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "stage bug: after a Kafka broker restart (stop + start, same port and data) the processor stops processing "
-    "for good: its main loop in processors/app.py Processor.run blocks (no processor_progress log any more, no "
-    "exit), so reads published after the restart never become movements until the processor is restarted; in "
-    "two of four runs librdkafka first logged 'Fatal error: Broker: Static consumer fenced by other consumer "
-    "with same group.instance.id' (the processor's group.instance.id is its transactional id)"))
 def test_the_processor_keeps_working_through_a_broker_restart(own_kafka_broker, tmp_path) -> None:
+    """Found by the suite: after a broker restart the processor used to stop processing for good, its
+    send_offsets_to_transaction waiting on a group coordinator librdkafka's re-bootstrap had
+    decommissioned (librdkafka #5511, which also ignores the call's timeout, #5456). Fixed by turning
+    re-bootstrap off for transactional producers (tagtrail/kafka/clients.py); a watchdog now exits a
+    processor whose transactional call hangs anyway (processors/call_watchdog.py)."""
     emu = ReaderEmulator(antennas=2, name="door-1")
     emu.start()
     site = one_door_site(tmp_path, own_kafka_broker.bootstrap_servers, emu.port, "http://127.0.0.1:1")
