@@ -20,6 +20,7 @@ from sllurp.llrp import LLRPMessage, LLRPReaderClient, LLRPReaderConfig, LLRPRea
 from sllurp.llrp_errors import ReaderConfigurationError
 from sllurp.llrp_proto import LLRPError
 from tagtrail.ingest.llrp import frames
+from tagtrail.ingest.llrp.epc_data import keep_epc_bit_length
 from tagtrail.ingest.llrp.tag_reads import UNKNOWN_PARAMETERS
 
 from tagtrail.config import Reader
@@ -75,6 +76,7 @@ def state_name(state: int) -> str:
 class ReaderLink(LLRPReaderClient):
     def __init__(self, reader: Reader, *, silence_s: float, on_bad_frame: BadFrameHandler,
                  connect_timeout_s: float = 5.0) -> None:
+        keep_epc_bit_length()  # before any tag report is decoded (see epc_data)
         super().__init__(reader.host, reader.port, reader_config(reader), timeout=connect_timeout_s)
         self.reader = reader
         self.silence_s = silence_s

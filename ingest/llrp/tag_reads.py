@@ -16,6 +16,7 @@ from tagtrail.config import Reader
 from tagtrail.events import TagRead
 from tagtrail.identity import EpcDecoder
 from tagtrail.identity.epc import EpcError
+from tagtrail.ingest.llrp.epc_data import declared_length_problem
 
 UNKNOWN_PARAMETERS = "SllurpDecodeError"  # where sllurp puts parameters it could not decode
 
@@ -66,6 +67,9 @@ class TagReadMapper:
         if not raw_epc:
             return None, Problem("missing_epc", f"reader {self.reader.id}: tag report entry {index} has no EPC", where)
         epc_hex = (raw_epc.decode("ascii") if isinstance(raw_epc, bytes) else str(raw_epc)).upper()
+        length_problem = declared_length_problem(raw_epc)
+        if length_problem is not None:
+            return None, Problem("bad_epc", f"reader {self.reader.id}: {length_problem}", {**where, "epc_hex": epc_hex})
         try:
             identity = self.decoder.decode(epc_hex)
         except EpcError as exc:
