@@ -11,11 +11,19 @@ checks its result against.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from epcpy.epc_schemes.sgtin import SGTIN, SGTINFilterValue
 
-from tagtrail.demo.warehouse import PACK, PICK, STORAGE, ZONE_ANTENNAS, ZONE_READER, DemoWarehouse
+from tagtrail.demo.warehouse import (
+    PACK,
+    PICK,
+    STORAGE,
+    ZONE_ANTENNAS,
+    ZONE_READER,
+    DemoWarehouse,
+)
 
 COMPANY_PREFIX, ITEM_REFERENCE = "0614141", "812345"
 READ_EVERY_S = 0.25
@@ -64,7 +72,7 @@ class DemoPlan:
     duration_s: float
 
     def expected_final_location(self, item: DemoItem) -> str:
-        return {"stored": STORAGE, "packed": PACK, "shipped": DemoWarehouse.door_location(item.door_out or 1)}[item.fate]
+        return expected_final_location(item)
 
 
 def make_item(serial: int, fate: str, door_in: int, door_out: int | None) -> DemoItem:
@@ -82,6 +90,49 @@ def make_item(serial: int, fate: str, door_in: int, door_out: int | None) -> Dem
     )
 
 
+def item_lifecycle(rng: random.Random, item: DemoItem, t0: float, doors: int,
+                   upload_at: Callable[[str, float], float]) -> tuple[list[PlannedRead], list[PlannedScan]]:
+    """One item's reads and scans from `t0` on, with the noise real portals make (repeats, misses, a
+    neighbour's cross-read). `upload_at(device, scanned_at)` says when a handheld uploads a scan.
+    Shared by the demo and the e2e suite, so both exercise the same warehouse behaviour."""
+    reads: list[PlannedRead] = []
+    scans: list[PlannedScan] = []
+
+    def dwell(reader: str, antenna: int, start: float, end: float, rssi: int) -> None:
+        t, kept = start, 0
+        while t <= end:
+            if rng.random() >= MISS_RATE or kept == 0 and t + READ_EVERY_S > end:
+                reads.append(PlannedRead(t0 + t, reader, antenna, item.epc_hex, rssi + rng.randrange(-3, 4)))
+                kept += 1
+            t += READ_EVERY_S
+
+    def scan(at_s: float, device: str, action: str, location: str) -> None:
+        scans.append(PlannedScan(t0 + at_s, upload_at(device, t0 + at_s), device, item.barcode, action, location))
+
+    door = DemoWarehouse.door_reader(item.door_in)
+    dwell(door, 1, 0.0, 1.2, -58)   # outer antenna first: inbound
+    dwell(door, 2, 1.5, 2.7, -56)
+    if doors > 1:  # the neighbouring portal catches a faint read
+        neighbour = DemoWarehouse.door_reader(item.door_in % doors + 1)
+        reads.append(PlannedRead(t0 + 0.6, neighbour, 1, item.epc_hex, -84))
+    dwell(ZONE_READER, ZONE_ANTENNAS[STORAGE], 9.0, 14.0, -52)
+    if item.fate == "stored":
+        return reads, scans
+    dwell(ZONE_READER, ZONE_ANTENNAS[PICK], 20.0, 23.0, -50)
+    scan(21.5, "handheld-pick", "pick", PICK)
+    dwell(ZONE_READER, ZONE_ANTENNAS[PACK], 30.0, 33.0, -50)
+    scan(31.0, "handheld-pack", "pack", PACK)
+    if item.fate == "shipped":
+        door = DemoWarehouse.door_reader(item.door_out or 1)
+        dwell(door, 2, 44.0, 45.2, -56)  # inner antenna first: outbound
+        dwell(door, 1, 45.5, 46.7, -58)
+    return reads, scans
+
+
+def expected_final_location(item: DemoItem) -> str:
+    return {"stored": STORAGE, "packed": PACK, "shipped": DemoWarehouse.door_location(item.door_out or 1)}[item.fate]
+
+
 def plan(*, items: int, doors: int, minutes: float, seed: int = 2026) -> DemoPlan:
     rng = random.Random(seed)
     spread_s = max(5.0, minutes * 60 - LIFECYCLE_S - 5)
@@ -89,39 +140,19 @@ def plan(*, items: int, doors: int, minutes: float, seed: int = 2026) -> DemoPla
     scans: list[PlannedScan] = []
     made: list[DemoItem] = []
     late_upload_at = spread_s + LIFECYCLE_S + 2  # the pack handheld was offline all along
+
+    def upload_at(device: str, scanned_at: float) -> float:
+        return late_upload_at if device == "handheld-pack" else scanned_at + 5
+
     for i in range(items):
         fate = rng.choices(FATES, FATE_WEIGHTS)[0]
         door_in = 1 + rng.randrange(doors)
         door_out = 1 + rng.randrange(doors) if fate == "shipped" else None
         item = make_item(10_000 + i, fate, door_in, door_out)
         made.append(item)
-        t0 = rng.uniform(0, spread_s)
-
-        def dwell(reader: str, antenna: int, start: float, end: float, rssi: int) -> None:
-            t, kept = start, 0
-            while t <= end:
-                if rng.random() >= MISS_RATE or kept == 0 and t + READ_EVERY_S > end:
-                    reads.append(PlannedRead(t0 + t, reader, antenna, item.epc_hex, rssi + rng.randrange(-3, 4)))
-                    kept += 1
-                t += READ_EVERY_S
-
-        door = DemoWarehouse.door_reader(door_in)
-        dwell(door, 1, 0.0, 1.2, -58)   # outer antenna first: inbound
-        dwell(door, 2, 1.5, 2.7, -56)
-        if doors > 1:  # the neighbouring portal catches a faint read
-            neighbour = DemoWarehouse.door_reader(door_in % doors + 1)
-            reads.append(PlannedRead(t0 + 0.6, neighbour, 1, item.epc_hex, -84))
-        dwell(ZONE_READER, ZONE_ANTENNAS[STORAGE], 9.0, 14.0, -52)
-        if fate == "stored":
-            continue
-        dwell(ZONE_READER, ZONE_ANTENNAS[PICK], 20.0, 23.0, -50)
-        scans.append(PlannedScan(t0 + 21.5, t0 + 21.5 + 5, "handheld-pick", item.barcode, "pick", PICK))
-        dwell(ZONE_READER, ZONE_ANTENNAS[PACK], 30.0, 33.0, -50)
-        scans.append(PlannedScan(t0 + 31.0, late_upload_at, "handheld-pack", item.barcode, "pack", PACK))
-        if fate == "shipped":
-            door = DemoWarehouse.door_reader(door_out)
-            dwell(door, 2, 44.0, 45.2, -56)  # inner antenna first: outbound
-            dwell(door, 1, 45.5, 46.7, -58)
+        item_reads, item_scans = item_lifecycle(rng, item, rng.uniform(0, spread_s), doors, upload_at)
+        reads += item_reads
+        scans += item_scans
     reads.sort(key=lambda r: r.at_s)
     scans.sort(key=lambda s: s.upload_at_s)
     return DemoPlan(tuple(made), tuple(reads), tuple(scans), late_upload_at + 1)
