@@ -41,8 +41,9 @@ Outcome = Scan | Rejection
 
 
 class ScanAssessor:
-    """Judges scans. Barcode parsing is cached by raw data (biip parses ~15-25k element strings/s
-    per core; a repeated scan costs a dict lookup), including the rejections."""
+    """Judges scans. Barcode parsing is cached by raw data, including the rejections: a repeated
+    scan costs a dict lookup, a new one a parse (~3-4 us on the GS1 fast path for handheld element
+    strings, ~35 us when biip has to parse it; see benchmarks/barcode_parse.py)."""
 
     def __init__(self, site: SiteConfig, settings: ScanServiceSettings | None = None) -> None:
         self.settings = settings or site.scans
