@@ -5,6 +5,12 @@ real broker, then runs the sink (run_sink, default batch settings) in this proce
 every offset is committed, i.e. every row is acknowledged by ClickHouse with all materialized views
 updated. Reports the steady rate (from the first committed batch to the end) and the total.
 
+Then, in the same process and ClickHouse, the ceilings it runs under (skip with --no-limits), so the
+ratios hold even on a machine shared with other work:
+- engine: the sink's own inserts (MovementWriter, same Avro messages and batch size) without Kafka,
+  into a fresh database with every view: what ClickHouse alone takes per row.
+- bare insert: limits.py's clickhouse-connect insert of movement-shaped rows into one plain MergeTree.
+
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/sink.py [--rows 1000000] [--clickhouse DSN]
 
 Target: >= 300,000 rows/s into chdb. Prints and saves benchmarks/results/sink.json.
@@ -17,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -26,20 +33,26 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from tagtrail.processors.sink.app import run_sink
+from tagtrail.processors.sink.batches import PartitionBatch, Records
+from tagtrail.processors.sink.writer import MovementWriter
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings, KafkaSettings, SiteConfig
 from tagtrail.config.site import SinkSettings
 from tagtrail.events import Identity, Movement
+from tagtrail.history.migrations import migrate
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.wire import Codec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import limits
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GTIN = "00614141123452"
 T0 = 1_767_225_600_000_000
 
 
-def produce(conn, rows: int, items: int) -> float:
+def produce(conn, rows: int, items: int, keep: list[bytes]) -> float:
     codec = Codec("Movement")
     producer = Producer(conn.producer_config(**{"linger.ms": 50, "batch.size": 1_000_000}))
     t0 = time.perf_counter()
@@ -55,9 +68,11 @@ def produce(conn, rows: int, items: int) -> float:
             from_location=None if seq == 0 else f"loc-{(item + seq - 1) % 50}", to_location=f"loc-{(item + seq) % 50}",
             read_point=f"rp-{(item + seq) % 50}", source_event_ids=[f"r{i}"],
         )
+        value = codec.encode(m)
+        keep.append(value)
         while True:
             try:
-                producer.produce(conn.topics.movements, key=m.identity.item_key.encode(), value=codec.encode(m))
+                producer.produce(conn.topics.movements, key=m.identity.item_key.encode(), value=value)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -65,6 +80,26 @@ def produce(conn, rows: int, items: int) -> float:
             producer.poll(0)
     assert producer.flush(120) == 0
     return time.perf_counter() - t0
+
+
+def engine_ceiling(client, database: str, values: list[bytes], batch_rows: int) -> float:
+    """Rows/s of the sink's inserts alone (same writer, messages and batch size; no Kafka, no threads)."""
+    home = client.database
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    client.database = database
+    try:
+        migrate(client)
+        writer = MovementWriter(client, wait=lambda s: True, backoff=lambda a: 0.1)
+        t0 = time.perf_counter()
+        for start in range(0, len(values), batch_rows):
+            chunk = values[start:start + batch_rows]
+            writer.write(PartitionBatch("bench", 0, Records(list(range(start, start + len(chunk))), [None] * len(chunk), chunk)))
+        took = time.perf_counter() - t0
+        assert int(client.command("SELECT count() FROM movements")) == len(values)
+        return len(values) / took
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        client.database = home
 
 
 def lag(conn, group: str) -> int:
@@ -89,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clickhouse", help="DSN (default: a fresh chdb folder in a temp dir)")
     parser.add_argument("--batch-rows", type=int, default=SinkSettings.batch_rows)
     parser.add_argument("--save-suffix", default="", help="save as benchmarks/results/sink<SUFFIX>.json")
+    parser.add_argument("--no-limits", action="store_true", help="skip the engine and bare-insert ceilings")
     args = parser.parse_args(argv)
 
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -102,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = ClickHouseSettings(dsn=dsn, database=f"bench_sink_{prefix}")
     client = connect_clickhouse(settings)
     try:
-        produce_s = produce(conn, args.rows, args.items)
+        values: list[bytes] = []
+        produce_s = produce(conn, args.rows, args.items, values)
         print(f"produced {args.rows} movements in {produce_s:.1f} s", flush=True)
         site = SiteConfig(kafka=KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=prefix, partitions=args.partitions),
                           clickhouse=settings, sink=SinkSettings(batch_rows=args.batch_rows))
@@ -128,6 +165,21 @@ def main(argv: list[str] | None = None) -> int:
         stored = int(client.command("SELECT count() FROM movements"))
         assert stored == args.rows, f"stored {stored} rows, expected {args.rows}"
         steady_rows = first_lag
+        steady = round(steady_rows / (t_end - first_at)) if steady_rows and t_end > first_at else None
+        load_after_sink = round(os.getloadavg()[0], 2)
+        ceilings = {}
+        if not args.no_limits:
+            engine = engine_ceiling(client, f"{settings.database}_engine", values, args.batch_rows)
+            bare = limits.clickhouse_limit(client, 200_000).per_second
+            ceilings = {
+                "engine_rows_per_s": round(engine),
+                "bare_insert_rows_per_s": round(bare),
+                "steady_over_engine": round(steady / engine, 2) if steady else None,
+                "steady_over_bare_insert": round(steady / bare, 2) if steady else None,
+                "ceilings_note": "same process and ClickHouse, right after the sink run: engine = the sink's own inserts "
+                                 "(MovementWriter, same messages and batch size) without Kafka; bare insert = limits.py "
+                                 "clickhouse-connect insert into one plain MergeTree table, 50k-row batches",
+            }
         result = {
             "benchmark": "sink",
             "backend": dsn.split(":")[0],
@@ -137,12 +189,14 @@ def main(argv: list[str] | None = None) -> int:
             "batch_rows": args.batch_rows,
             "total_s": round(t_end - t_start, 2),
             "rows_per_s_total": round(args.rows / (t_end - t_start)),
-            "rows_per_s_steady": round(steady_rows / (t_end - first_at)) if steady_rows and t_end > first_at else None,
+            "rows_per_s_steady": steady,
+            **ceilings,
             "startup_s": round(first_at - t_start, 2),
             "target_rows_per_s": 300_000,
             "note": "end to end: Kafka consume (read_committed) -> Avro container -> ClickHouse insert with dedup token "
                     "and all materialized views -> offsets committed",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_average_1m_after_sink": load_after_sink,
                         "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
         }
     finally:

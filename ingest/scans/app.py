@@ -27,20 +27,24 @@ from tagtrail.ingest.scans.ledger import LedgerUnavailable
 from tagtrail.ingest.scans.lookup import HistoryReader
 from tagtrail.ingest.scans.service import MEDIA_TYPES, Answer, ScanService, error_answer
 from tagtrail.kafka import KafkaConnection
+from tagtrail.observability import Metrics
 
 log = structlog.get_logger(__name__)
+
+READY_CHECK_S = 2.0  # how often the metrics port's /readyz flag is brought up to date
 
 _bearer = HTTPBearer(auto_error=False, description="The device's API token (its SHA-256 is scanners[].token_sha256).")
 
 
 def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_clock_micros, instance_id: str = "0",
-               clickhouse_client: Any = None) -> FastAPI:
+               clickhouse_client: Any = None, metrics: Metrics | None = None) -> FastAPI:
     """The ASGI app. The scan service starts (producer, ledger) in the app's lifespan.
 
     `clickhouse_client`: an open client for the item lookup (the sink's, in `tagtrail run`); without
     one the lookup connects to site.clickhouse on first use (a server DSN only, see lookup.py).
+    `metrics`: where uploads and scans are counted (the service's /metrics), if anywhere.
     """
-    service = ScanService(site, conn, clock=clock, instance_id=instance_id)
+    service = ScanService(site, conn, clock=clock, instance_id=instance_id, metrics=metrics)
     reader = HistoryReader(site, client=clickhouse_client)
     max_body = site.scans.max_body_bytes
 
@@ -67,7 +71,12 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
         upload_id: str | None = Query(None, description="CSV uploads only: the upload id (idempotency key)."),
         _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Response:
-        answer = await _upload(service, request, max_body, device_id, upload_id)
+        try:
+            answer = await _upload(service, request, max_body, device_id, upload_id)
+        except Exception:
+            service.meter.answered(500)  # the framework answers 500; count it with the rest
+            raise
+        service.meter.answered(answer.status)
         return Response(answer.body, answer.status, answer.headers, media_type="application/json")
 
     @app.get("/healthz", summary="Liveness: the process answers")
@@ -121,6 +130,29 @@ async def _upload(service: ScanService, request: Request, max_body: int, device_
     return await service.handle(device, media_type, b"".join(chunks), device_id, upload_id)
 
 
+def _keep_readiness(service: ScanService, server: uvicorn.Server, ready: threading.Event, stop: threading.Event) -> None:
+    """Mirrors the API's /readyz into `ready`, so the metrics port answers the same. Waits for the
+    lifespan start: loading the ledger before the producer fenced an older instance could miss
+    that instance's last commit."""
+    while not stop.is_set():
+        if server.started:
+            if not service.ledger.loaded:
+                _open_quietly(service)
+            try:
+                ok, why = service.ready()
+            except Exception as exc:  # noqa: BLE001 - a failed check means "not ready", never a dead thread
+                ok, why = False, type(exc).__name__
+            if ok != ready.is_set():
+                log.info("scan_service_readiness", ready=ok, detail=why)
+            if ok:
+                ready.set()
+            else:
+                ready.clear()
+        if stop.wait(READY_CHECK_S if server.started else 0.2):
+            break
+    ready.clear()
+
+
 def _open_quietly(service: ScanService) -> None:
     try:
         service.ledger.open()
@@ -129,19 +161,25 @@ def _open_quietly(service: ScanService) -> None:
 
 
 def run_scan_service(site: SiteConfig, conn: KafkaConnection, *, stop: threading.Event, host: str | None = None,
-                     port: int | None = None, clickhouse_client: Any = None) -> None:
+                     port: int | None = None, clickhouse_client: Any = None, metrics: Metrics | None = None,
+                     ready: threading.Event | None = None) -> None:
     """Serves until `stop` is set, then finishes in-flight uploads and returns.
 
     uvicorn runs in its own thread so it installs no signal handlers: the caller owns SIGTERM
     (it sets `stop`), whether this runs alone (`tagtrail ingest scans`) or beside other stages.
+    `metrics` counts uploads; `ready` (the metrics port's /readyz) is kept set while the service
+    could answer an upload: started, upload ledger loaded, Kafka reachable.
     """
-    app = create_app(site, conn, clickhouse_client=clickhouse_client)
+    app = create_app(site, conn, clickhouse_client=clickhouse_client, metrics=metrics)
     config = uvicorn.Config(app, host=host or site.scans.host, port=port or site.scans.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=int(site.scans.publish_timeout_s) + 5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="scan-http", daemon=True)
     thread.start()
     log.info("scan_service_starting", host=config.host, port=config.port)
+    if ready is not None:
+        threading.Thread(target=_keep_readiness, args=(app.state.scan_service, server, ready, stop),
+                         name="scan-readiness", daemon=True).start()
     while thread.is_alive() and not stop.wait(0.2):
         pass
     server.should_exit = True

@@ -17,10 +17,12 @@ from tagtrail.events import DeadLetter
 from tagtrail.ingest.scans.assess import Clock, Rejection, ScanAssessor, wall_clock_micros
 from tagtrail.ingest.scans.auth import DeviceTokens
 from tagtrail.ingest.scans.ledger import LedgerUnavailable, UploadLedger
+from tagtrail.ingest.scans.metering import UploadMeter
 from tagtrail.ingest.scans.publisher import KafkaUnavailable, Record, TransactionalPublisher
 from tagtrail.ingest.scans.upload import BodyError, Upload, decode_csv, decode_json
 from tagtrail.ingest.scans.verdict import UploadVerdict, decode_verdict, encode_verdict, verdict_for
 from tagtrail.kafka import KafkaConnection
+from tagtrail.observability import Metrics
 from tagtrail.wire import Codec
 
 log = structlog.get_logger(__name__)
@@ -45,7 +47,8 @@ def error_answer(status: int, error: str, detail: str, headers: dict[str, str] |
 
 
 class ScanService:
-    def __init__(self, site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_clock_micros, instance_id: str = "0") -> None:
+    def __init__(self, site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_clock_micros, instance_id: str = "0",
+                 metrics: Metrics | None = None) -> None:
         self.site = site
         self.settings = site.scans
         self.conn = conn
@@ -62,6 +65,7 @@ class ScanService:
         self._scan_codec = Codec("Scan")
         self._dead_codec = Codec("DeadLetter")
         self._inflight: dict[str, asyncio.Future] = {}
+        self.meter = UploadMeter(metrics)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -94,6 +98,7 @@ class ScanService:
         return decode_json(body, max_scans=self.settings.max_scans_per_upload)
 
     async def handle(self, device: str, media_type: str, body: bytes, device_id: str | None, upload_id: str | None) -> Answer:
+        started = self.meter.started()
         try:
             upload = await asyncio.to_thread(self.decode, media_type, body, device_id, upload_id)
         except BodyError as exc:
@@ -108,12 +113,12 @@ class ScanService:
         done = asyncio.get_running_loop().create_future()
         self._inflight[key] = done
         try:
-            return await self._handle_new(key, upload)
+            return await self._handle_new(key, upload, started)
         finally:
             del self._inflight[key]
             done.set_result(None)
 
-    async def _handle_new(self, key: str, upload: Upload) -> Answer:
+    async def _handle_new(self, key: str, upload: Upload, started: float) -> Answer:
         unavailable = {"Retry-After": str(self.settings.retry_after_s)}
         if not self.ledger.loaded:
             try:
@@ -127,6 +132,7 @@ class ScanService:
         if stored is not None:
             first = decode_verdict(stored)
             log.info("upload_replayed", device_id=upload.device_id, upload_id=upload.upload_id)
+            self.meter.replayed()
             return Answer(202, encode_verdict(msgspec.structs.replace(first, replayed=True)))
         try:
             verdict, records, ledger_record = await asyncio.to_thread(self._prepare, upload)
@@ -138,7 +144,7 @@ class ScanService:
             return error_answer(503, "kafka_unavailable", str(exc), unavailable)
         # Recorded by the publishing thread as soon as Kafka committed, even if this request is
         # cancelled meanwhile (client gone): a committed upload must always be found on retry.
-        future.add_done_callback(lambda f: self._committed(key, ledger_record.value, f))
+        future.add_done_callback(lambda f: self._committed(key, ledger_record.value, f, verdict, started))
         try:
             await asyncio.wrap_future(future)
         except KafkaUnavailable as exc:
@@ -147,7 +153,7 @@ class ScanService:
                  accepted=verdict.accepted, rejected=verdict.rejected)
         return Answer(202, ledger_record.value)
 
-    def _committed(self, key: str, verdict: bytes, future) -> None:
+    def _committed(self, key: str, verdict: bytes, future, judged: UploadVerdict, started: float) -> None:
         if future.exception() is not None:
             return
         where = future.result()
@@ -155,6 +161,8 @@ class ScanService:
             self.ledger.mark_stale()
         else:
             self.ledger.record(key, where[0], where[1], verdict)
+        # Counted here, after the ledger, not at the answer: a cancelled request was committed too.
+        self.meter.committed(judged, started)
 
     def _prepare(self, upload: Upload) -> tuple[UploadVerdict, list[Record], Record]:
         """CPU work of an upload (parse, encode), run off the event loop."""

@@ -1,9 +1,16 @@
 """Packs Avro single-object messages into one Avro object container file for ClickHouse.
 
 ClickHouse decodes Avro in C++ far faster than Python can, so the sink never decodes a Movement on the
-hot path: it strips the 10-byte single-object header and hands ClickHouse the bodies. Each record gets
-its own container block (count 1, byte size, sync marker), so a corrupt record fails on its own
-(EOF or bad sync) instead of shifting the record boundaries of the ones after it.
+hot path: it hands ClickHouse the Kafka values as they are. The container's schema is the bundled
+Movement schema with one leading field more, `fixed(10)`, that covers the single-object header
+(marker + schema fingerprint); ClickHouse skips a field the table does not have. Each record gets its
+own container block (count 1, byte size, sync marker), so a corrupt record fails on its own (EOF or bad
+sync) instead of shifting the record boundaries of the ones after it.
+
+Hand-written rather than fastavro's writer, which would need every record decoded into a dict first.
+Measured per row (thread CPU, 50k-row batches, 2-core machine under load): cutting the header off
+every message and joining (prefix, body, sync) in a Python loop 350-440 ns; the header kept as a fixed
+field and the parts chained with `map`/`zip` 170-180 ns.
 """
 
 from __future__ import annotations
@@ -12,39 +19,47 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
+from itertools import chain, repeat
 
 from fastavro.io.binary_encoder import BinaryEncoder
 
 from tagtrail.wire.schemas import bundled_schema
 
+HEADER_FIELD = "_single_object_header"
+HEADER_LEN = 10
+
+
+class _BlockPrefixes(dict):
+    """Block count (1) and byte size, zigzag varints, per message size: sizes repeat a lot."""
+
+    def __missing__(self, size: int) -> bytes:
+        prefix = self[size] = b"\x02" + _zigzag_varint(size)
+        return prefix
+
 
 class ContainerWriter:
     def __init__(self, event_type: str = "Movement") -> None:
-        schema = json.dumps(bundled_schema(event_type).schema).encode()
+        schema = dict(bundled_schema(event_type).schema)
+        header = {"name": HEADER_FIELD, "type": {"type": "fixed", "name": "SingleObjectHeader", "size": HEADER_LEN}}
+        schema["fields"] = [header, *schema["fields"]]
         buf = io.BytesIO()
         enc = BinaryEncoder(buf)
         buf.write(b"Obj\x01")
         enc.write_long(2)
         enc.write_utf8("avro.schema")
-        enc.write_bytes(schema)
+        enc.write_bytes(json.dumps(schema).encode())
         enc.write_utf8("avro.codec")
         enc.write_bytes(b"null")
         enc.write_long(0)
         self._header_meta = buf.getvalue()
-        self._prefixes: dict[int, bytes] = {}
+        self._prefixes = _BlockPrefixes()
 
-    def build(self, bodies: Sequence[bytes], seed: str) -> bytes:
-        """Deterministic for the same bodies and seed: a retried batch is byte for byte the same."""
+    def build(self, messages: Sequence[bytes], seed: str) -> bytes:
+        """`messages`: single-object encoded in the bundled schema (header included). Deterministic for
+        the same messages and seed: a retried batch is byte for byte the same."""
         sync = hashlib.blake2b(seed.encode(), digest_size=16).digest()
-        prefixes = self._prefixes
-        parts = [self._header_meta, sync]
-        for body in bodies:
-            size = len(body)
-            prefix = prefixes.get(size)
-            if prefix is None:
-                prefix = prefixes[size] = b"\x02" + _zigzag_varint(size)  # block of 1 object, then its size
-            parts += (prefix, body, sync)
-        return b"".join(parts)
+        blocks = zip(map(self._prefixes.__getitem__, map(len, messages)), messages, repeat(sync))
+        return b"".join(chain((self._header_meta, sync), chain.from_iterable(blocks)))
 
 
 def _zigzag_varint(value: int) -> bytes:

@@ -17,6 +17,7 @@ from tagtrail.processors.sink.writer import Rejected, Stopping
 
 from tagtrail.events import DeadLetter
 from tagtrail.kafka import KafkaConnection
+from tagtrail.observability import Metrics
 from tagtrail.wire import Codec
 
 log = structlog.get_logger(__name__)
@@ -25,12 +26,15 @@ STAGE = "sink"
 
 
 class DeadLetterPublisher:
-    def __init__(self, conn: KafkaConnection, producer: Producer, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, conn: KafkaConnection, producer: Producer, *, clock: Callable[[], float] = time.time,
+                 metrics: Metrics | None = None) -> None:
         self.conn = conn
+        self.metrics = metrics
         self.producer = producer
         self.codec = Codec("DeadLetter")
         self.clock = clock
         self._pending: dict[int, tuple[bytes, bytes]] = {}
+        self._reasons: dict[int, str] = {}  # counted by reason once Kafka acknowledged the letter
         self._failed: dict[int, str] = {}
         self._seq = 0
         self.published = 0
@@ -57,6 +61,7 @@ class DeadLetterPublisher:
                 self.conn.guard.charge(topic, 0, len(value))
             self._seq += 1
             self._pending[self._seq] = (batch.topic.encode(), value)
+            self._reasons[self._seq] = item.reason
             self._produce(self._seq)
             log.warning("dead_letter", stage=STAGE, reason=item.reason, partition=batch.partition,
                         offset=item.record.offset(), error=item.error[:300])
@@ -68,6 +73,9 @@ class DeadLetterPublisher:
             if err is None:
                 self._pending.pop(seq, None)
                 self.published += 1
+                reason = self._reasons.pop(seq, None)
+                if self.metrics is not None and reason is not None:
+                    self.metrics.dead_letter(STAGE, reason)
             else:
                 self._failed[seq] = str(err)
 

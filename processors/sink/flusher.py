@@ -10,17 +10,23 @@ flight at a time, so a partition's next BEFORE commit never overtakes its previo
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from tagtrail.processors.sink.batches import PartitionBatch
 from tagtrail.processors.sink.dead_letters import DeadLetterPublisher
 from tagtrail.processors.sink.writer import MovementWriter
 
+from tagtrail.observability import Metrics
+
 
 class Flusher:
     def __init__(self, writer: MovementWriter, dead_letters: DeadLetterPublisher, *,
-                 wait: Callable[[float], bool], backoff: Callable[[int], float]) -> None:
+                 wait: Callable[[float], bool], backoff: Callable[[int], float],
+                 metrics: Metrics | None = None, timer: Callable[[], float] = time.perf_counter) -> None:
         self.writer = writer
+        self.metrics = metrics
+        self.timer = timer
         self.dead_letters = dead_letters
         self.wait = wait
         self.backoff = backoff
@@ -57,7 +63,9 @@ class Flusher:
     def _write(self, batches: list[PartitionBatch]) -> None:
         try:
             for batch in batches:
+                started = self.timer()
                 rejected = self.writer.write(batch)
+                self._acknowledged(len(batch.records) - len(rejected), self.timer() - started)
                 if rejected:
                     self.dead_letters.publish(batch, rejected)
             self.dead_letters.flush(self.wait, self.backoff)
@@ -65,3 +73,8 @@ class Flusher:
             self._error = exc
         finally:
             self._done.set()
+
+    def _acknowledged(self, rows: int, seconds: float) -> None:
+        """A partition batch is in ClickHouse: one insert, or several after a refused row was split out."""
+        if self.metrics is not None and rows > 0:
+            self.metrics.sink_batch(rows, seconds)

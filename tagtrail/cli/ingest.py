@@ -7,6 +7,9 @@ import threading
 
 from tagtrail.cli.service import kafka_for, stage_metrics, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
+from tagtrail.config import SiteConfig
+from tagtrail.kafka import KafkaConnection
+from tagtrail.observability import Metrics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,22 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle_llrp(args: argparse.Namespace) -> int:
-    from tagtrail.ingest.llrp.app import run_adapter
-    from tagtrail.ingest.llrp.metrics import AdapterMetrics, MetricsBridge
-
     site = load_site_option(args)
-    adapter_metrics = AdapterMetrics()
-    with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.llrp.metrics_port) as (metrics, ready):
-        if metrics is not None:
-            bridge = MetricsBridge(adapter_metrics, metrics, [r.id for r in site.readers])
-
-            def sync_metrics() -> None:
-                while not stop.wait(1.0):
-                    bridge.sync()
-
-            threading.Thread(target=sync_metrics, name="llrp-metrics", daemon=True).start()
-        ready.set()  # readers come and go; the adapter itself is up as soon as it runs
-        run_adapter(site, conn, stop=stop, metrics=adapter_metrics)
+    with stop_on_signals() as stop, stage_metrics(site, site.llrp.metrics_port) as (metrics, ready), kafka_for(site) as conn:
+        run_llrp(site, conn, stop, metrics, ready)
     return 0
 
 
@@ -55,7 +45,25 @@ def handle_scans(args: argparse.Namespace) -> int:
     from tagtrail.ingest.scans.app import run_scan_service
 
     site = load_site_option(args)
-    with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.scans.metrics_port) as (_m, ready):
-        ready.set()  # the API's own /readyz on the service port tells whether Kafka is reachable
-        run_scan_service(site, conn, stop=stop, host=args.host, port=args.port)
+    with stop_on_signals() as stop, stage_metrics(site, site.scans.metrics_port) as (metrics, ready), kafka_for(site) as conn:
+        run_scan_service(site, conn, stop=stop, host=args.host, port=args.port, metrics=metrics, ready=ready)
     return 0
+
+
+def run_llrp(site: SiteConfig, conn: KafkaConnection, stop: threading.Event, metrics: Metrics | None,
+             ready: threading.Event) -> None:
+    """The LLRP adapter with its counters carried into `metrics` (also used by `tagtrail run`)."""
+    from tagtrail.ingest.llrp.app import run_adapter
+    from tagtrail.ingest.llrp.metrics import AdapterMetrics, MetricsBridge
+
+    adapter_metrics = AdapterMetrics()
+    if metrics is not None:
+        bridge = MetricsBridge(adapter_metrics, metrics, [r.id for r in site.readers])
+
+        def sync_metrics() -> None:
+            while not stop.wait(1.0):
+                bridge.sync()
+
+        threading.Thread(target=sync_metrics, name="llrp-metrics", daemon=True).start()
+    ready.set()  # readers come and go; the adapter itself is up as soon as it runs
+    run_adapter(site, conn, stop=stop, metrics=adapter_metrics)

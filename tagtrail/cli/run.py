@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 
 import structlog
 
-from tagtrail.cli.service import StageThreads, clickhouse_for, kafka_for, stop_on_signals
+from tagtrail.cli.ingest import run_llrp
+from tagtrail.cli.service import StageThreads, clickhouse_for, kafka_for, stage_metrics, stop_on_signals
 from tagtrail.cli.site_option import add_site_option, load_site_option
 
 log = structlog.get_logger(__name__)
@@ -24,20 +26,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from tagtrail.ingest.llrp.app import run_adapter
     from tagtrail.ingest.scans.app import run_scan_service
     from tagtrail.processors.app import run_processor
     from tagtrail.processors.sink.app import run_sink
 
     site = load_site_option(args)
-    with stop_on_signals() as stop, clickhouse_for(site, stop) as client, kafka_for(site) as conn:
+    with ExitStack() as stack:
+        stop = stack.enter_context(stop_on_signals())
+        # Each stage serves its own metrics port (<section>.metrics_port), as it would alone; served
+        # before ClickHouse is awaited, so /healthz answers meanwhile.
+        llrp_m, llrp_ready = stack.enter_context(stage_metrics(site, site.llrp.metrics_port if site.readers else None))
+        scans_m, scans_ready = stack.enter_context(stage_metrics(site, site.scans.metrics_port if site.scanners else None))
+        process_m, process_ready = stack.enter_context(stage_metrics(site, site.processing.metrics_port))
+        sink_m, sink_ready = stack.enter_context(stage_metrics(site, site.sink.metrics_port))
+        client = stack.enter_context(clickhouse_for(site, stop))
+        conn = stack.enter_context(kafka_for(site))
         stages = StageThreads(stop)
         if site.readers:
-            stages.start("ingest.llrp", lambda: run_adapter(site, conn, stop=stop))
+            stages.start("ingest.llrp", lambda: run_llrp(site, conn, stop, llrp_m, llrp_ready))
         if site.scanners:  # shares the sink's client: embedded chdb opens in one process only
-            stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop, clickhouse_client=client))
-        stages.start("process", lambda: run_processor(site, conn, stop=stop))
-        stages.start("sink", lambda: run_sink(site, conn, client, stop=stop))
+            stages.start("ingest.scans", lambda: run_scan_service(site, conn, stop=stop, clickhouse_client=client,
+                                                                  metrics=scans_m, ready=scans_ready))
+        stages.start("process", lambda: run_processor(site, conn, stop=stop, metrics=process_m, ready=process_ready))
+        stages.start("sink", lambda: run_sink(site, conn, client, stop=stop, metrics=sink_m, ready=sink_ready))
         log.info("running", site=site.site_id, readers=len(site.readers), scanners=len(site.scanners))
         stages.join()
     return 0

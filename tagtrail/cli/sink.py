@@ -25,10 +25,10 @@ def handle(args: argparse.Namespace) -> int:
     site = load_site_option(args)
     with (
         stop_on_signals() as stop,
+        # Served first: /healthz answers (and /readyz says not ready) while ClickHouse is awaited.
+        stage_metrics(site, site.sink.metrics_port) as (metrics, ready),
         clickhouse_for(site, stop) as client,
         kafka_for(site) as conn,
-        stage_metrics(site, site.sink.metrics_port) as (_m, ready),
     ):
-        ready.set()  # the sink applies its migrations and retries ClickHouse itself; it is up once it runs
-        run_sink(site, conn, client, stop=stop)
+        run_sink(site, conn, client, stop=stop, metrics=metrics, ready=ready)
     return 0

@@ -9,13 +9,18 @@ Names (all prefixed `tagtrail_`):
   reader_connected{reader}                 1 while the LLRP link is up, else 0
   reader_state_changes_total{reader,state} every transition of a reader link
   spool_bytes                              bytes waiting in the adapter's disk spool (Kafka unreachable)
-  scans_total{device,verdict}              handheld scans by device and verdict (accepted or a reject reason)
+  scans_total{device,verdict}              handheld scans by device and verdict (accepted or a reject reason),
+                                           counted once the upload's Kafka transaction committed
+  scan_uploads_total{status}               answers to POST /v1/scans, by HTTP status (202, 4xx, 503)
+  scan_upload_replays_total                202 answers that replayed a stored verdict (a device retried)
+  scan_upload_seconds                      upload received to its scans committed on Kafka (histogram)
   consumer_lag{stage,topic,partition}      records between a consumer's position and the log end
   reads_smoothed_total                     raw reads the smoothing stage consumed
   observations_total                       observations smoothing produced (dedup ratio = reads / observations)
   movements_total{type}                    movements published, by movement type
   sink_batch_rows                          rows per ClickHouse insert (histogram)
   sink_batch_seconds                       seconds per ClickHouse insert (histogram)
+  sink_rows_total                          rows ClickHouse acknowledged (replays after a crash count again)
   dead_letters_total{stage,reason}         inputs rejected to the dead-letter topic
 """
 
@@ -28,6 +33,8 @@ from tagtrail.observability.labels import LabelGuard, site_secrets
 
 BATCH_ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000)
 BATCH_SECOND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# A device waits for the answer; past the publish timeout (default 10 s) it gets a 503 instead.
+UPLOAD_SECOND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Metrics:
@@ -50,6 +57,12 @@ class Metrics:
         )
         self._spool_bytes = gauge("spool_bytes", "Bytes of tag reads spooled to disk while Kafka is unreachable.")
         self._scans = counter("scans", "Handheld scans by device and verdict.", ("device", "verdict"))
+        self._scan_uploads = counter("scan_uploads", "Answers to scan uploads, by HTTP status.", ("status",))
+        self._scan_upload_replays = counter("scan_upload_replays", "Uploads answered with the verdict stored for an earlier try.")
+        self._scan_upload_seconds = Histogram(
+            "tagtrail_scan_upload_seconds", "Seconds from an upload's arrival to its scans committed on Kafka.",
+            buckets=UPLOAD_SECOND_BUCKETS, registry=registry,
+        )
         self._consumer_lag = gauge(
             "consumer_lag", "Records between the consumer position and the end of the partition.", ("stage", "topic", "partition")
         )
@@ -62,6 +75,7 @@ class Metrics:
         self._sink_batch_seconds = Histogram(
             "tagtrail_sink_batch_seconds", "Seconds per ClickHouse insert, until acknowledged.", buckets=BATCH_SECOND_BUCKETS, registry=registry
         )
+        self._sink_rows = counter("sink_rows", "Rows ClickHouse acknowledged.")
         self._dead_letters = counter("dead_letters", "Inputs rejected to the dead-letter topic.", ("stage", "reason"))
 
     @classmethod
@@ -91,6 +105,16 @@ class Metrics:
     def scans(self, device: str, verdict: str, count: int = 1) -> None:
         self._scans.labels(device=self._label(device), verdict=self._label(verdict)).inc(count)
 
+    def scan_upload(self, status: int) -> None:
+        """One answer to an upload; `status` is the HTTP status code."""
+        self._scan_uploads.labels(status=str(int(status))).inc()
+
+    def scan_upload_replayed(self) -> None:
+        self._scan_upload_replays.inc()
+
+    def scan_upload_committed(self, seconds: float) -> None:
+        self._scan_upload_seconds.observe(seconds)
+
     # consumers (processor, sink)
     def consumer_lag(self, stage: str, topic: str, partition: int, lag: int) -> None:
         self._consumer_lag.labels(stage=self._label(stage), topic=self._label(topic), partition=str(int(partition))).set(max(lag, 0))
@@ -114,8 +138,10 @@ class Metrics:
 
     # sink
     def sink_batch(self, rows: int, seconds: float) -> None:
+        """One insert ClickHouse acknowledged: its rows and how long it took."""
         self._sink_batch_rows.observe(rows)
         self._sink_batch_seconds.observe(seconds)
+        self._sink_rows.inc(rows)
 
     # every stage
     def dead_letter(self, stage: str, reason: str, count: int = 1) -> None:

@@ -25,15 +25,20 @@ class Scraper:
         """Every sample of the tagtrail families, keyed by (sample name, labels)."""
         response = self.get("/metrics")
         assert response.status_code == 200
-        found = {}
-        for family in text_string_to_metric_families(response.text):
-            for sample in family.samples:
-                if sample.name.startswith("tagtrail_"):
-                    found[(sample.name, frozenset(sample.labels.items()))] = sample.value
-        return found
+        return tagtrail_samples(response.text)
 
     def value(self, name: str, **labels: str) -> float | None:
         return self.samples().get((name, frozenset(labels.items())))
+
+
+def tagtrail_samples(exposition: str) -> dict[tuple[str, frozenset], float]:
+    """The tagtrail samples of a Prometheus text exposition, keyed by (sample name, labels)."""
+    found = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name.startswith("tagtrail_"):
+                found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
 
 
 @pytest.fixture

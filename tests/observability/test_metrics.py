@@ -107,3 +107,23 @@ def test_free_text_label_values_are_truncated(metrics: Metrics, scraper: Scraper
     metrics.dead_letter("process", "x" * 1000)
     reasons = [dict(labels)["reason"] for (name, labels) in scraper.samples() if name == "tagtrail_dead_letters_total"]
     assert len(reasons) == 1 and len(reasons[0]) <= 120 and reasons[0].startswith("xxx")
+
+
+def test_scan_uploads_by_status_replays_and_latency(metrics: Metrics, scraper: Scraper) -> None:
+    for status in (202, 202, 503, 401):
+        metrics.scan_upload(status)
+    metrics.scan_upload_replayed()
+    metrics.scan_upload_committed(0.03)
+    assert scraper.value("tagtrail_scan_uploads_total", status="202") == 2
+    assert scraper.value("tagtrail_scan_uploads_total", status="503") == 1
+    assert scraper.value("tagtrail_scan_uploads_total", status="401") == 1
+    assert scraper.value("tagtrail_scan_upload_replays_total") == 1
+    assert scraper.value("tagtrail_scan_upload_seconds_count") == 1
+    assert scraper.value("tagtrail_scan_upload_seconds_bucket", le="0.05") == 1
+    assert scraper.value("tagtrail_scan_upload_seconds_bucket", le="0.025") == 0
+
+
+def test_sink_rows_total_adds_up_the_batches(metrics: Metrics, scraper: Scraper) -> None:
+    metrics.sink_batch(400, 0.1)
+    metrics.sink_batch(37, 0.05)
+    assert scraper.value("tagtrail_sink_rows_total") == 437

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import fastavro
-from tagtrail.processors.sink.batches import Batcher, Record
+from tagtrail.processors.sink.batches import Batcher, Record, by_partition
 from tagtrail.processors.sink.checkpoint import parse_pending, pending_metadata
 from tagtrail.processors.sink.container import ContainerWriter
 from tagtrail.processors.sink.framing import MovementFraming
@@ -73,9 +73,42 @@ def test_pending_metadata_round_trip():
 def test_container_is_a_valid_avro_file_and_deterministic():
     framing = MovementFraming()
     events = [movement(i) for i in range(3)]
-    bodies = [framing.body(MOVEMENTS.encode(m)) for m in events]
-    data = ContainerWriter().build(bodies, "seed")
-    assert data == ContainerWriter().build(bodies, "seed")
+    messages = [MOVEMENTS.encode(m) for m in events]
+    assert framing.all_bundled(messages)
+    data = ContainerWriter().build(messages, "seed")
+    assert data == ContainerWriter().build(messages, "seed")
     decoded = list(fastavro.reader(io.BytesIO(data)))
     assert [r["event_id"] for r in decoded] == [m.event_id for m in events]
+    assert [r["_single_object_header"] for r in decoded] == [framing.header] * 3
     assert decoded[1]["identity"]["item_key"] == events[1].identity.item_key
+
+
+def test_batches_of_tombstones_or_foreign_messages_are_not_sent_as_they_are():
+    framing = MovementFraming()
+    good = MOVEMENTS.encode(movement(0))
+    assert not framing.all_bundled([good, None])
+    assert not framing.all_bundled([good, framing.header])  # header without a body
+    assert not framing.all_bundled([good, b"\x00" + good[1:]])
+
+
+class Message(Record):
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        super().__init__(offset, b"k%d" % offset, b"v%d" % offset)
+        self._topic, self._partition = topic, partition
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return self._partition
+
+
+def test_consumed_messages_become_runs_of_one_partition_in_consume_order():
+    messages = [Message("t", 0, 5), Message("t", 0, 6), Message("t", 1, 0), Message("t", 0, 7)]
+    runs = [(topic, partition, records.offsets, records.keys) for topic, partition, records in by_partition(messages)]
+    assert runs == [("t", 0, [5, 6], [b"k5", b"k6"]), ("t", 1, [0], [b"k0"]), ("t", 0, [7], [b"k7"])]
+    batcher = Batcher(batch_rows=10, batch_seconds=1.0, clock=Clock())
+    for topic, partition, records in by_partition(messages):
+        batcher.extend(topic, partition, records)
+    got = {b.partition: [(r.offset(), r.value()) for r in b.records] for b in batcher.take(everything=True)}
+    assert got == {0: [(5, b"v5"), (6, b"v6"), (7, b"v7")], 1: [(0, b"v0")]}
