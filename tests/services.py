@@ -26,6 +26,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_answers(url: str, process: subprocess.Popen | None = None, *, timeout_s: float = 60.0,
+                       what: str = "the service") -> None:
+    """Polls `url` until it answers 200, failing at once if `process` (the service) exited meanwhile.
+    For /healthz and /readyz of services the tests start as subprocesses."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:  # refused, timed out, or an HTTP error status (HTTPError is an OSError)
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never answered 200 within {timeout_s:g} s ({what})")
+
+
 def free_port_pair() -> int:
     """A port whose successor is free too (Kafka's controller listens on port + 1)."""
     for _ in range(50):

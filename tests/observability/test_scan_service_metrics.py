@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import yaml
 from tagtrail.kafka import KafkaConnection
 from tests.observability.conftest import tagtrail_samples
 from tests.scans.barcodes import gtin14, wrong_check_digit
-from tests.services import REPO, free_port
+from tests.services import REPO, free_port, wait_until_answers
 
 pytestmark = pytest.mark.kafka
 
@@ -43,19 +42,6 @@ def write_site(path: Path, kafka: KafkaConnection, api_port: int, metrics_port: 
     return path
 
 
-def wait_ready(metrics_url: str, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the scan service exited with {process.returncode}"
-        try:
-            if httpx.get(f"{metrics_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the metrics port's /readyz never answered 200")
-
-
 def test_scan_service_counts_verdicts_uploads_and_replays(kafka: KafkaConnection, tmp_path: Path) -> None:
     api_port, metrics_port = free_port(), free_port()
     api, metrics_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{metrics_port}"
@@ -64,7 +50,7 @@ def test_scan_service_counts_verdicts_uploads_and_replays(kafka: KafkaConnection
     process = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "ingest", "scans", "--site", str(site)],
                                cwd=REPO, stdout=log, stderr=log)
     try:
-        wait_ready(metrics_url, process)
+        wait_until_answers(f"{metrics_url}/readyz", process, what="tagtrail ingest scans")
         assert httpx.get(f"{api}/readyz", timeout=5).status_code == 200  # the same answer as the API's own probe
         assert httpx.get(f"{metrics_url}/healthz", timeout=5).status_code == 200
 

@@ -14,7 +14,7 @@ import yaml
 
 from tagtrail.kafka import KafkaConnection
 from tests.observability.conftest import tagtrail_samples
-from tests.services import REPO, free_port
+from tests.services import REPO, free_port, wait_until_answers
 from tests.sink.helpers import MOVEMENTS, movement, produce
 
 pytestmark = pytest.mark.kafka
@@ -92,15 +92,7 @@ def test_sink_waiting_for_clickhouse_is_alive_but_not_ready(kafka: KafkaConnecti
     process = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "sink", "--site", str(site)],
                                cwd=REPO, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"the sink exited with {process.returncode}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        wait_until_answers(f"{url}/healthz", process, timeout_s=30, what="tagtrail sink")
         time.sleep(2)  # a few connection attempts later
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 503
     finally:

@@ -15,7 +15,7 @@ import yaml
 from tagtrail.kafka import KafkaConnection
 from tests.scans.barcodes import gtin14
 from tests.scans.conftest import TOKENS, auth, read_topic
-from tests.services import REPO, free_port
+from tests.services import REPO, free_port, wait_until_answers
 
 GTIN = gtin14("0061414112345")
 
@@ -38,19 +38,6 @@ def start(site: Path, log: Path) -> subprocess.Popen:
     return process
 
 
-def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"service exited with {process.returncode}"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("service not ready")
-
-
 def test_killed_service_keeps_its_answers_and_sigterm_stops_it(tmp_path: Path, kafka: KafkaConnection) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -60,7 +47,7 @@ def test_killed_service_keeps_its_answers_and_sigterm_stops_it(tmp_path: Path, k
 
     first = start(site, tmp_path / "service.log")
     try:
-        wait_ready(url, first)
+        wait_until_answers(f"{url}/readyz", first, what="the scan service")
         answer = httpx.post(f"{url}/v1/scans", json=body, headers=auth("handheld-01"), timeout=30)
         assert answer.status_code == 202
     finally:
@@ -69,7 +56,7 @@ def test_killed_service_keeps_its_answers_and_sigterm_stops_it(tmp_path: Path, k
 
     second = start(site, tmp_path / "service.log")
     try:
-        wait_ready(url, second)
+        wait_until_answers(f"{url}/readyz", second, what="the restarted scan service")
         replay = httpx.post(f"{url}/v1/scans", json=body, headers=auth("handheld-01"), timeout=30)
         assert replay.status_code == 202 and replay.json() == {**answer.json(), "replayed": True}
         stopped_at = time.monotonic()
