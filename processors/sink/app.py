@@ -15,9 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from tagtrail.processors.sink.batches import (
-    MAX_HELD_BATCHES,
     Batcher,
     PartitionBatch,
     by_partition,
@@ -77,6 +76,9 @@ def validate(settings: SinkSettings) -> None:
     """Batch boundaries are part of the exactly-once invariant: refuse settings that would break them."""
     if not 1 <= settings.batch_rows <= MAX_BATCH_ROWS:
         raise ValueError(f"sink.batch_rows must be between 1 and {MAX_BATCH_ROWS} (one insert must stay one block), got {settings.batch_rows}")
+    if not 1 <= settings.catch_up_batch_rows <= MAX_BATCH_ROWS:
+        # at or below batch_rows it simply has no effect
+        raise ValueError(f"sink.catch_up_batch_rows must be between 1 and {MAX_BATCH_ROWS}, got {settings.catch_up_batch_rows}")
     if settings.batch_seconds <= 0:
         raise ValueError(f"sink.batch_seconds must be positive, got {settings.batch_seconds}")
     if settings.retry_max_backoff_s <= 0:
@@ -107,9 +109,10 @@ class SinkLoop:
         self.topic = conn.topics.movements
         self.group_id = f"{conn.topics.prefix}.sink"
         self.backoff = exponential_backoff(settings.retry_max_backoff_s)
-        self.batcher = Batcher(settings.batch_rows, settings.batch_seconds, clock=clock)
         membership = {"group.instance.id": f"{self.group_id}.{settings.instance_id}"} if settings.instance_id else {}
         self.consumer = Consumer(conn.consumer_config(self.group_id, **FETCH, **membership))
+        self.batcher = Batcher(settings.batch_rows, settings.batch_seconds, clock=clock,
+                               catch_up_rows=settings.catch_up_batch_rows, backlog=self._backlog)
         self.producer = Producer(conn.producer_config())
         self.writer = MovementWriter(client, wait=lambda s: not stop.wait(s), backoff=self.backoff)
         self.dead_letters = DeadLetterPublisher(conn, self.producer, metrics=metrics)
@@ -142,13 +145,13 @@ class SinkLoop:
     def run(self) -> None:
         self.consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked)
         log.info("sink_started", topic=self.topic, group=self.group_id, batch_rows=self.settings.batch_rows,
-                 batch_seconds=self.settings.batch_seconds)
+                 batch_seconds=self.settings.batch_seconds, catch_up_batch_rows=self.settings.catch_up_batch_rows)
         while not self.stop.is_set():
             self._add(self.consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.05))
             self._finish(self.flusher.collect())
             self._report_lag()
             if self.flusher.busy:
-                if self.batcher.rows >= MAX_HELD_BATCHES * self.settings.batch_rows:
+                if self.batcher.rows >= self.batcher.held_limit:
                     self._wait_for_flusher()  # ClickHouse is behind: stop reading until it catches up
                 continue
             if self.batcher.due():
@@ -267,6 +270,15 @@ class SinkLoop:
         log.info("partitions_revoked", partitions=[tp.partition for tp in partitions])
 
     # -- bookkeeping ----------------------------------------------------------------------------
+    def _backlog(self, topic: str, partition: int, last: int) -> int:
+        """Records after `last` on the broker, from the high watermark of the latest fetch response
+        (no request). Transaction markers count too: an estimate, good enough to tell behind from live."""
+        try:
+            _low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+        except KafkaException:
+            return 0
+        return max(0, high - last - 1)
+
     def _report_lag(self) -> None:
         if self.lag is not None:
             self.lag.maybe_report()

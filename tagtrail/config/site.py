@@ -140,6 +140,9 @@ class ProcessingSettings:
 class SinkSettings:
     batch_rows: int = 50_000
     batch_seconds: float = 1.0
+    # While a partition is behind by a batch or more (after an outage, a burst), its batches grow up to this
+    # many rows: ClickHouse's cost per insert is largely fixed, so fewer, larger inserts drain a backlog sooner.
+    catch_up_batch_rows: int = 200_000
     reads_ttl_days: int = 30
     retry_max_backoff_s: float = 5.0  # cap of the wait between retries while ClickHouse or Kafka is unreachable
     # A stable id per sink process (e.g. "sink-0") turns on Kafka static group membership: a restarted sink

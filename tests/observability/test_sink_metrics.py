@@ -28,7 +28,8 @@ def write_site(path: Path, kafka: KafkaConnection, metrics_port: int) -> Path:
         "site_id": "sink-metrics",
         "kafka": {"bootstrap_servers": kafka.bootstrap_servers, "topic_prefix": kafka.topics.prefix, "partitions": kafka.partitions},
         "clickhouse": {"dsn": f"chdb://{path.parent / 'chdb'}", "database": "tagtrail"},
-        "sink": {"batch_rows": 400, "batch_seconds": 0.2, "retry_max_backoff_s": 1.0, "metrics_port": metrics_port},
+        "sink": {"batch_rows": 400, "catch_up_batch_rows": 800, "batch_seconds": 0.2, "retry_max_backoff_s": 1.0,
+                 "metrics_port": metrics_port},
     }))
     return path
 
@@ -69,7 +70,7 @@ def test_sink_counts_rows_batches_dead_letters_and_lag(kafka: KafkaConnection, t
         assert samples.get(("tagtrail_sink_rows_total", frozenset())) == MOVED
         assert samples[("tagtrail_sink_batch_rows_sum", frozenset())] == MOVED
         inserts = samples[("tagtrail_sink_batch_rows_count", frozenset())]
-        assert inserts >= MOVED / 400  # no insert holds more than batch_rows
+        assert inserts >= MOVED / 800  # no insert holds more than catch_up_batch_rows
         assert samples[("tagtrail_sink_batch_seconds_count", frozenset())] == inserts
         assert samples[("tagtrail_dead_letters_total", frozenset({("stage", "sink"), ("reason", "undecodable")}))] == UNDECODABLE
         assert sink_lags(samples, kafka.topics.movements) == {str(p): 0 for p in range(kafka.partitions)}

@@ -41,6 +41,40 @@ def test_partition_batch_cut_by_size_then_by_time():
     assert batcher.rows == 0
 
 
+def test_a_partition_behind_gets_larger_batches_and_live_ones_keep_the_normal_limits():
+    clock = Clock()
+    waiting = {0: 10_000, 1: 0}  # partition 0 has a backlog on the broker; partition 1 is live
+    batcher = Batcher(batch_rows=100, batch_seconds=1.0, clock=clock, catch_up_rows=300,
+                      backlog=lambda _topic, partition, _last: waiting[partition])
+    batcher.extend("t", 0, records(0, 249))
+    batcher.extend("t", 1, records(0, 49))
+    assert not batcher.due()  # 250 < 300 while behind; 50 < 100 live
+    clock.now = 1.5
+    (live,) = batcher.take()  # the live partition is due by time as usual; the one behind waits
+    assert (live.partition, live.first, live.last) == (1, 0, 49)
+    batcher.extend("t", 0, records(250, 349))
+    (big,) = batcher.take()
+    assert (big.partition, big.first, big.last) == (0, 0, 299)  # one insert of catch_up_rows
+    clock.now = 10.0  # a partition behind is still flushed by time, later: 5 x batch_seconds
+    (aged,) = batcher.take()
+    assert (aged.first, aged.last) == (300, 349)
+    waiting[0] = 0  # caught up: everything held goes in one batch (up to catch_up_rows) once due
+    batcher.extend("t", 0, records(350, 499))
+    (rest,) = batcher.take()
+    assert (rest.first, rest.last) == (350, 499)
+    assert batcher.rows == 0
+
+
+def test_catching_up_raises_the_held_limit_to_two_catch_up_batches():
+    assert Batcher(batch_rows=100, batch_seconds=1.0).held_limit == 400
+    assert Batcher(batch_rows=100, batch_seconds=1.0, catch_up_rows=1000).held_limit == 2000
+    # a catch-up size at or below batch_rows changes nothing
+    off = Batcher(batch_rows=100, batch_seconds=1.0, catch_up_rows=50, backlog=lambda *_: 10**6)
+    off.extend("t", 0, records(0, 149))
+    (first,) = off.take()
+    assert (first.first, first.last) == (0, 99)
+
+
 def test_pending_range_is_rebuilt_exactly_even_when_more_was_read():
     clock = Clock()
     batcher = Batcher(batch_rows=10, batch_seconds=1.0, clock=clock)

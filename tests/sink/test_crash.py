@@ -34,7 +34,8 @@ def write_site(path: Path, kafka, clickhouse_settings) -> Path:
         "site_id": "crash-test",
         "kafka": {"bootstrap_servers": kafka.bootstrap_servers, "topic_prefix": kafka.topics.prefix, "partitions": kafka.partitions},
         "clickhouse": {"dsn": clickhouse_settings.dsn, "database": clickhouse_settings.database},
-        "sink": {"batch_rows": 1000, "batch_seconds": 0.3, "retry_max_backoff_s": 1.0,
+        # small batches, also while catching up, so kills land inside batches often
+        "sink": {"batch_rows": 1000, "catch_up_batch_rows": 3000, "batch_seconds": 0.3, "retry_max_backoff_s": 1.0,
                  "instance_id": "sink-0"},  # static membership: the restarted sink takes over at once
     }
     path.write_text(yaml.safe_dump(site))
@@ -75,9 +76,12 @@ def test_kill_9_mid_batch_then_restart_stores_every_movement_once(kafka, clickho
         if replays(log) >= 2 or committed_lag(kafka) == 0:
             break
 
+    started = log.read_text().count('"sink_started"')
     proc = start_sink(site, log)
     try:
         wait_until(lambda: committed_lag(kafka) == 0, 120, "all offsets committed after restart")
+        # a SIGTERM before the service set up its handler would end it uncleanly
+        wait_until(lambda: log.read_text().count('"sink_started"') > started, 60, "restarted sink running")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, log.read_text()[-2000:]
