@@ -7,12 +7,17 @@ thread pumps whatever is left, e.g. a backlog built while Kafka was away. At mos
 `max_in_flight` records are handed to librdkafka at once, so an outage costs bounded memory:
 the rest waits on disk. A record whose delivery fails is appended to the spool again before
 its old copy is released.
+
+Delivery reports are the hot path (one per record, on whichever thread polls): a success only
+appends its (segment, topic) code to a list - list.append is atomic, so no lock per record -
+and `_drain_acks` confirms them to the spool and the metrics in batches, once per poll.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +48,8 @@ class Publisher:
         self._fatal: KafkaError | None = None
         self._callbacks: dict[tuple[int, int], Callable[[KafkaError | None, Any], None]] = {}
         self._lock = threading.Lock()
+        self._acks: list[int] = []  # (segment << 1) | topic of each confirmed record, not yet counted
+        self._acks_lock = threading.Lock()  # one drainer at a time takes a prefix of _acks
         self._replace_lock = threading.Lock()
         self._kafka_down_logged = False
         self.stall_s = stall_s
@@ -72,8 +79,12 @@ class Publisher:
         key = (segment, topic)
         cb = self._callbacks.get(key)
         if cb is None:
-            def cb(err: KafkaError | None, msg: Any, segment: int = segment, topic: int = topic) -> None:
-                self._delivered(err, msg, segment, topic)
+            def cb(err: KafkaError | None, msg: Any, segment: int = segment, topic: int = topic,
+                   ack: Callable[[int], None] = self._acks.append, code: int = (segment << 1) | topic) -> None:
+                if err is None:
+                    ack(code)
+                else:
+                    self._delivered(err, msg, segment, topic)
             with self._lock:
                 self._callbacks[key] = cb
                 if len(self._callbacks) > 256:
@@ -81,23 +92,37 @@ class Publisher:
                         del self._callbacks[old]
         return cb
 
-    def _delivered(self, err: KafkaError | None, msg: Any, segment: int, topic: int) -> None:
+    def _delivered(self, err: KafkaError, msg: Any, segment: int, topic: int) -> None:
+        """A failed delivery: the record goes back into the spool before its old copy is released."""
         self._last_report = time.monotonic()
-        if err is None:
-            with self._lock:
-                if topic == TOPIC_READS:
-                    self.metrics.delivered_reads += 1
-                else:
-                    self.metrics.delivered_dead_letters += 1
-            if self._kafka_down_logged:
-                self._kafka_down_logged = False
-                log.info("kafka_reachable_again", spool_bytes=self.spool.bytes_used)
-        else:
-            with self._lock:
-                self.metrics.delivery_failures += 1
-            log.warning("kafka_delivery_failed_respooled", topic=msg.topic(), error=err.str())
-            self.spool.append([(topic, msg.key(), msg.value())], force=True)
+        with self._lock:
+            self.metrics.delivery_failures += 1
+        log.warning("kafka_delivery_failed_respooled", topic=msg.topic(), error=err.str())
+        self.spool.append([(topic, msg.key(), msg.value())], force=True)
         self.spool.confirm(segment)
+
+    def _drain_acks(self) -> None:
+        """Counts the successful deliveries reported since the last drain: metrics, then the spool."""
+        acks = self._acks
+        if not acks:
+            return
+        with self._acks_lock:
+            n = len(acks)
+            batch = acks[:n]
+            del acks[:n]  # atomic, like the appends: records reported meanwhile stay for the next drain
+        self._last_report = time.monotonic()
+        counts = Counter(batch)
+        with self._lock:
+            for code, count in counts.items():
+                if code & 1 == TOPIC_READS:
+                    self.metrics.delivered_reads += count
+                else:
+                    self.metrics.delivered_dead_letters += count
+        if self._kafka_down_logged:
+            self._kafka_down_logged = False
+            log.info("kafka_reachable_again", spool_bytes=self.spool.bytes_used)
+        for code, count in counts.items():
+            self.spool.confirm(code >> 1, count)
 
     def pump(self, limit: int = 5000) -> int:
         """Hands up to `limit` spooled records to the producer (fewer if too many are in flight);
@@ -109,23 +134,28 @@ class Publisher:
         entries = self.spool.read(min(room, limit)) if room > 0 else []
         guard = self.conn.guard
         topics = self.topics
+        cb_for = cb = None  # records come in runs of one segment and topic: look the callback up per run
         for segment, topic_code, key, value in entries:
             topic = topics[topic_code]
             if guard is not None:
                 guard.charge(topic, self.conn.partition_for(key), len(key) + len(value))
-            cb = self._callback(segment, topic_code)
+            if cb_for != (segment, topic_code):
+                cb_for = (segment, topic_code)
+                cb = self._callback(segment, topic_code)
             while True:
                 try:
                     producer.produce(topic, value, key, on_delivery=cb)
                     break
                 except BufferError:
                     producer.poll(0.05)
+                    self._drain_acks()
                 except KafkaException as exc:  # e.g. the producer went fatal: keep the record for the next one
                     log.warning("kafka_produce_refused_respooled", topic=topic, error=str(exc))
                     self.spool.append([(topic_code, key, value)], force=True)
                     self.spool.confirm(segment)
                     break
         producer.poll(0)
+        self._drain_acks()
         return len(entries)
 
     def run(self, stop: threading.Event, *, flush_timeout_s: float = 10.0) -> None:
@@ -141,10 +171,13 @@ class Publisher:
             if not self.pump():
                 self.producer.poll(0.02)
             self._poll_retired()
+            self._drain_acks()
         deadline = time.monotonic() + flush_timeout_s
         while len(self.producer) > 0 and time.monotonic() < deadline:
             self.producer.poll(0.1)
             self._poll_retired()
+            self._drain_acks()
+        self._drain_acks()
         if len(self.producer):
             log.warning("kafka_unconfirmed_at_stop", records=len(self.producer),
                         message="left in the spool; they are sent again on the next start")
@@ -190,6 +223,7 @@ class Publisher:
             self.producer = self._new_producer()
             old.purge(in_queue=True, in_flight=True)
             old.poll(0.5)
+            self._drain_acks()
             if len(old):
                 self._retired.append(old)
             self._fatal = None

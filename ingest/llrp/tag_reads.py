@@ -62,31 +62,35 @@ class TagReadMapper:
         return reads, problems
 
     def _map_tag(self, tag: dict[str, Any], index: int, received_at_us: int, offset: int) -> tuple[TagRead | None, Problem | None]:
-        where = {"reader_id": self.reader.id, "tag_index": str(index)}
-        raw_epc = tag.get("EPC") or tag.get("EPC-96")
+        # The hot path (one call per tag sighting): plain locals, and the context dict of a
+        # Problem is only built when there is one.
+        reader_id = self.reader.id
+        get = tag.get
+        raw_epc = get("EPC") or get("EPC-96")
         if not raw_epc:
-            return None, Problem("missing_epc", f"reader {self.reader.id}: tag report entry {index} has no EPC", where)
+            return None, Problem("missing_epc", f"reader {reader_id}: tag report entry {index} has no EPC",
+                                 self._where(index))
         epc_hex = (raw_epc.decode("ascii") if isinstance(raw_epc, bytes) else str(raw_epc)).upper()
         length_problem = declared_length_problem(raw_epc)
         if length_problem is not None:
-            return None, Problem("bad_epc", f"reader {self.reader.id}: {length_problem}", {**where, "epc_hex": epc_hex})
+            return None, Problem("bad_epc", f"reader {reader_id}: {length_problem}", self._where(index, epc_hex=epc_hex))
         try:
             identity = self.decoder.decode(epc_hex)
         except EpcError as exc:
-            return None, Problem("bad_epc", f"reader {self.reader.id}: {exc}", {**where, "epc_hex": epc_hex})
-        antenna = tag.get("AntennaID")
+            return None, Problem("bad_epc", f"reader {reader_id}: {exc}", self._where(index, epc_hex=epc_hex))
+        antenna = get("AntennaID")
         if antenna is None and len(self.read_points) == 1:
             antenna = next(iter(self.read_points))
         read_point = self.read_points.get(antenna)
         if read_point is None:
-            return None, Problem("unknown_antenna", f"reader {self.reader.id}: antenna {antenna} is not in the site config",
-                                 {**where, "epc_hex": epc_hex, "antenna": str(antenna)})
-        reader_first = tag.get("FirstSeenTimestampUTC") or tag.get("LastSeenTimestampUTC") or received_at_us - offset
-        reader_last = tag.get("LastSeenTimestampUTC") or reader_first
-        rssi = tag.get("PeakRSSI")
+            return None, Problem("unknown_antenna", f"reader {reader_id}: antenna {antenna} is not in the site config",
+                                 self._where(index, epc_hex=epc_hex, antenna=str(antenna)))
+        reader_first = get("FirstSeenTimestampUTC") or get("LastSeenTimestampUTC") or received_at_us - offset
+        reader_last = get("LastSeenTimestampUTC") or reader_first
+        rssi = get("PeakRSSI")
         read = TagRead(
-            event_id=event_id(self.reader.id, antenna, epc_hex, reader_first),
-            reader_id=self.reader.id,
+            event_id=event_id(reader_id, antenna, epc_hex, reader_first),
+            reader_id=reader_id,
             antenna_id=antenna,
             read_point=read_point,
             epc_hex=epc_hex,
@@ -96,14 +100,19 @@ class TagReadMapper:
             reader_first_seen=reader_first,
             received_at=received_at_us,
             peak_rssi_dbm=None if rssi is None else rssi * self.reader.rssi_scale,
-            channel_index=tag.get("ChannelIndex"),
+            channel_index=get("ChannelIndex"),
             clock_offset_us=offset,
-            seen_count=tag.get("TagSeenCount") or 1,
+            seen_count=get("TagSeenCount") or 1,
         )
+        if UNKNOWN_PARAMETERS not in tag:
+            return read, None
         unknown = tag.get(UNKNOWN_PARAMETERS)
         if unknown:
             types = ", ".join(str(u.get("Type")) for u in unknown)
-            return read, Problem("unknown_parameter", f"reader {self.reader.id}: tag report entry {index} carries "
+            return read, Problem("unknown_parameter", f"reader {reader_id}: tag report entry {index} carries "
                                  f"parameter type(s) {types} that LLRP 1.0.1 does not define; the read was kept",
-                                 {**where, "epc_hex": epc_hex, "parameter_types": types})
+                                 self._where(index, epc_hex=epc_hex, parameter_types=types))
         return read, None
+
+    def _where(self, index: int, **context: str) -> dict[str, str]:
+        return {"reader_id": self.reader.id, "tag_index": str(index), **context}

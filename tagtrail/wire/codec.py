@@ -12,6 +12,11 @@ import msgspec
 
 from tagtrail.wire.schema_store import LocalSchemaStore, SchemaStore
 from tagtrail.wire.schemas import EVENT_TYPES, SchemaRef, bundled_schema
+from tagtrail.wire.tag_read_encoder import (
+    TAG_READ_LAYOUT,
+    TagReadEncoder,
+    schema_layout,
+)
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
@@ -53,12 +58,24 @@ class Codec(Generic[E]):
         self._registry_id: int | None = None
         self._registry_schemas: dict[int, SchemaRef] = {}
         self._header = SINGLE_OBJECT_MARKER + self.writer.fingerprint
+        # The LLRP adapter's hot path: TagReads without a registry get a specialised encoder
+        # (same bytes as fastavro; see tag_read_encoder). Anything else goes through fastavro.
+        self._fast: TagReadEncoder | None = None
+        if name == "TagRead" and registry is None and self.writer.fingerprint == self.reader.fingerprint \
+                and schema_layout(self.writer.schema) == TAG_READ_LAYOUT:
+            self._fast = TagReadEncoder(self._header, self.encode_generic)
 
     # -- encoding -------------------------------------------------------------------------
     def to_record(self, event: E) -> dict[str, Any]:
         return msgspec.to_builtins(event, builtin_types=(bytes, dt.date))
 
     def encode(self, event: E) -> bytes:
+        if self._fast is not None:
+            return self._fast.encode(event)
+        return self.encode_record(self.to_record(event))
+
+    def encode_generic(self, event: E) -> bytes:
+        """fastavro's encoding, whichever encoder `encode` uses (the reference the fast one must match)."""
         return self.encode_record(self.to_record(event))
 
     def encode_record(self, record: dict[str, Any]) -> bytes:
