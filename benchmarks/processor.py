@@ -2,21 +2,31 @@
 
 What it does:
   1. creates fresh topics (own prefix) on the broker, and writes a site file for them;
-  2. preloads N TagReads: items moving between read points, every observation made of
-     `--reads-per-observation` raw reads (the duplicate ratio a portal produces);
+  2. preloads N TagReads, one of two kinds of traffic (--traffic):
+     cycle (default): --items items moving between five read points, every observation made of
+       `--reads-per-observation` raw reads (the duplicate ratio a portal produces);
+     portal: the whole-pipeline benchmark's traffic: new items crossing --doors dock-door portals
+       (1 s outer antenna, 1 s inner, 10 reads/s each), laid out as the LLRP adapter writes them;
   3. starts ONE `tagtrail process` subprocess and watches the consumer group's committed
      offsets: throughput = reads committed per second once it started consuming (startup,
      i.e. imports, group join and restore, is reported separately), CPU = the process's
      user+system seconds over the same span, divided by the reads;
-  4. live phase: produces at a fixed rate with event times = wall clock and measures end-to-end
-     lag = time from a read being acknowledged by Kafka until the processor's transaction that
-     covers it has committed (its movements and offsets are visible to read_committed readers).
+  4. live phase: produces at a fixed rate (cycle: --live-rate; portal: doors x arrivals x 20 reads,
+     sent per reader report every 0.1 s) with event times = wall clock, with the LLRP adapter's
+     producer settings, and measures end-to-end lag = time from a read being acknowledged by Kafka
+     until the processor's transaction that covers it has committed (its movements and offsets are
+     visible to read_committed readers), and the processor's CPU per live read. Following a live
+     stream costs more CPU per read than draining a backlog (each item is written to the changelog
+     once per commit while it is read, and work per wake-up is amortised over fewer reads).
      Movements themselves additionally wait, by design, for the event-time watermark to pass
      the smoothing window or hold-off their decision depends on.
 
 Run (the dev broker, or without KAFKA_BOOTSTRAP_SERVERS one is started from deploy/local):
   KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/processor.py --reads 1000000
-Prints a summary and saves benchmarks/results/processor.json.
+  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/processor.py --traffic portal --partitions 8 \
+      --reads 1000000 --out benchmarks/results/processor_portal.json
+Prints a summary and saves benchmarks/results/processor.json (or --out). --spy FILE records the
+drain (FILE.drain) and the live phase (FILE) with py-spy, raw format.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,17 +54,19 @@ from tagtrail.kafka import connect, ensure_topics
 from tagtrail.wire import Codec
 
 READ_POINTS = ["storage-a", "storage-b", "pick-1", "pack-1", "staging-1"]
+CYCLE_POINTS = """read_points:
+  - {id: storage-a, location: storage-a, kind: storage}
+  - {id: storage-b, location: storage-b, kind: storage}
+  - {id: pick-1, location: pick-face-1, kind: pick_face}
+  - {id: pack-1, location: pack-station-1, kind: pack_station}
+  - {id: staging-1, location: staging-1, kind: staging}
+"""
 SITE = """
 site_id: bench
 kafka: {{bootstrap_servers: "{bootstrap}", topic_prefix: {prefix}, partitions: {partitions}}}
-read_points:
-  - {{id: storage-a, location: storage-a, kind: storage}}
-  - {{id: storage-b, location: storage-b, kind: storage}}
-  - {{id: pick-1, location: pick-face-1, kind: pick_face}}
-  - {{id: pack-1, location: pack-station-1, kind: pack_station}}
-  - {{id: staging-1, location: staging-1, kind: staging}}
-processing:
+{read_points}processing:
   smoothing_window_s: 5
+  idle_advance_s: {idle_advance_s}
   commit_every_s: {commit_every_s}
   consume_batch: {batch}
 """
@@ -93,6 +106,62 @@ def reads_for(codec: Codec, items: int, total: int, per_obs: int, t0: int, spaci
                 yield item_key.encode(), codec.encode_record(record), t
 
 
+def portal_points(doors: int) -> str:
+    lines = ["read_points:"]
+    for d in range(doors):
+        for side in ("outer", "inner"):
+            lines.append(f"  - {{id: door-{d}-{side}, location: dock-door-{d}, zone: dock, kind: dock_door_{side}, "
+                         f"portal: door-{d}}}")
+    return "\n".join(lines) + "\n"
+
+
+def portal_reads(codec: Codec, doors: int, arrivals: float, seconds: float, t0: int, serial_base: int,
+                 dwell_s: float = 1.0, reads_per_s: float = 10.0, report_every_s: float = 0.1):
+    """Yields (key, value, µs after t0 its reader reports it) in event-time order, like the whole-pipeline
+    benchmark's traffic: `arrivals` new items per second at each dock door, each read `reads_per_s`
+    times a second for `dwell_s` on the outer antenna then `dwell_s` on the inner one, reported by the
+    reader every `report_every_s` (bytes laid out as the LLRP adapter writes them: channel index set,
+    blake2b event ids). Every item is new, as at a receiving dock."""
+    import hashlib
+
+    reads: list[tuple[int, int, int, int]] = []  # (offset µs, door, serial, antenna)
+    per_item = int(dwell_s * reads_per_s)
+    gap = int(S / reads_per_s)
+    for d in range(doors):
+        n = int(arrivals * seconds)
+        for k in range(n):
+            arrived = int(k * S / arrivals) + d * 1_000  # doors slightly out of phase
+            serial = serial_base + d * 10_000_000 + k
+            for antenna in (1, 2):
+                start = arrived + (antenna - 1) * int(dwell_s * S)
+                for j in range(per_item):
+                    reads.append((start + j * gap, d, serial, antenna))
+    reads.sort()
+    report = int(report_every_s * S)
+    for off, d, serial, antenna in reads:
+        reported = off - off % report + report + d * 23_000  # each door's reader reports every report_every_s
+        item_key = f"01/80614141123458/21/{serial}"
+        epc_hex = f"3034257BF7194E40{serial:08X}"
+        side = "outer" if antenna == 1 else "inner"
+        t = t0 + off
+        record = {
+            "event_id": hashlib.blake2b(f"door-{d}|{antenna}|{epc_hex}|{t}".encode(), digest_size=16).hexdigest(),
+            "reader_id": f"door-{d}", "antenna_id": antenna, "read_point": f"door-{d}-{side}", "epc_hex": epc_hex,
+            "identity": {"item_key": item_key, "scheme": "sgtin", "epc_uri": f"urn:epc:id:sgtin:0614141.812345.{serial}",
+                         "gtin": "80614141123458", "serial": str(serial), "sscc": None},
+            "peak_rssi_dbm": -60.0 + (8 if antenna == 2 else 0), "channel_index": 1, "first_seen": t, "last_seen": t,
+            "reader_first_seen": t, "clock_offset_us": 0, "seen_count": 1, "received_at": t0 + reported,
+        }
+        yield item_key.encode(), codec.encode_record(record), reported
+
+
+def spy_on(pid: int, out: str) -> subprocess.Popen:
+    """py-spy (from the same environment) sampling the processor until interrupted; raw format."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--nonblocking",
+                             "--rate", "200", "--pid", str(pid), "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def committed_total(consumer: Consumer, topic: str, partitions: int) -> int:
     tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
     return sum(max(tp.offset, 0) for tp in tps)
@@ -104,17 +173,27 @@ def committed_offsets(consumer: Consumer, topic: str, partitions: int) -> list[i
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reads", type=int, default=1_000_000)
-    ap.add_argument("--items", type=int, default=5000)
-    ap.add_argument("--reads-per-observation", type=int, default=20)
+    ap.add_argument("--traffic", choices=("cycle", "portal"), default="cycle",
+                    help="cycle: --items items cycling through 5 read points (default); portal: new items crossing "
+                         "dock-door portals, the whole-pipeline benchmark's traffic")
+    ap.add_argument("--reads", type=int, default=1_000_000, help="reads preloaded and drained")
+    ap.add_argument("--items", type=int, default=5000, help="cycle traffic: items")
+    ap.add_argument("--reads-per-observation", type=int, default=20, help="cycle traffic")
+    ap.add_argument("--doors", type=int, default=4, help="portal traffic: dock doors")
+    ap.add_argument("--arrivals", type=float, default=250.0,
+                    help="portal traffic: new items/s per door, 20 reads each (live rate = doors x arrivals x 20)")
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--commit-every-s", type=float, default=0.5)
-    ap.add_argument("--live-rate", type=float, default=20_000, help="reads/s in the lag phase (0 skips it)")
+    ap.add_argument("--live-rate", type=float, default=20_000,
+                    help="cycle traffic: reads/s in the live phase (portal: doors x arrivals x 20); 0 skips it")
     ap.add_argument("--live-seconds", type=float, default=20)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "processor.json"))
     ap.add_argument("--profile", help="run the processor under cProfile, writing the stats to this file")
+    ap.add_argument("--spy", help="record the live phase with py-spy (raw format) into this file")
     args = ap.parse_args()
+    portal = args.traffic == "portal"
+    per_item = 20  # portal: 10 reads/s for 1 s on each antenna
 
     broker = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -127,17 +206,32 @@ def main() -> int:
     conn = connect(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix, partitions=args.partitions))
     ensure_topics(conn)
     site_path = Path(tempfile.mkdtemp(prefix="bench-site-")) / "site.yaml"
+    # Portal traffic runs with the whole-pipeline benchmark's processing settings (idle_advance_s 3).
     site_path.write_text(SITE.format(bootstrap=bootstrap, prefix=prefix, partitions=args.partitions,
+                                     read_points=portal_points(args.doors) if portal else CYCLE_POINTS,
+                                     idle_advance_s=3 if portal else 30,
                                      commit_every_s=args.commit_every_s, batch=args.batch))
     codec = Codec("TagRead")
+
+    def traffic(total: int, t0: int, serial_base: int, rate: float):
+        """(key, value, seconds after the phase's start it is due) for `total` reads at `rate`/s."""
+        if portal:
+            seconds = total / (args.doors * args.arrivals * per_item)
+            for key, value, off in portal_reads(codec, args.doors, args.arrivals, seconds, t0, serial_base):
+                yield key, value, off / S
+        else:
+            for n, (key, value, _) in enumerate(reads_for(codec, args.items, total, args.reads_per_observation, t0,
+                                                          997)):
+                yield key, value, n / rate if rate > 0 else 0.0
+
     try:
         # -- preload ---------------------------------------------------------------------------
         t_gen = time.monotonic()
         producer = Producer(conn.producer_config(**{"linger.ms": 50, "batch.num.messages": 10000}))
         t0 = (time.time_ns() // 1000) - 3600 * S
-        last_t = t0
         sizes = 0
-        for key, value, t in reads_for(codec, args.items, args.reads, args.reads_per_observation, t0, 997):
+        preloaded = 0
+        for key, value, _ in traffic(args.reads, t0, 0, 0.0):
             while True:
                 try:
                     producer.produce(conn.topics.reads, value, key, partition=conn.partition_for(key))
@@ -145,10 +239,10 @@ def main() -> int:
                 except BufferError:
                     producer.poll(0.1)
             sizes += len(value)
-            last_t = t
+            preloaded += 1
         producer.flush(120)
         preload_s = time.monotonic() - t_gen
-        print(f"preloaded {args.reads} reads ({sizes / args.reads:.0f} B each) in {preload_s:.1f} s", flush=True)
+        print(f"preloaded {preloaded} reads ({sizes / preloaded:.0f} B each) in {preload_s:.1f} s", flush=True)
 
         # -- drain -----------------------------------------------------------------------------
         # Only reads the group's committed offsets. read_uncommitted so that OffsetFetch does not wait
@@ -159,16 +253,15 @@ def main() -> int:
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         proc = subprocess.Popen([sys.executable, *profile, "-m", "tagtrail.cli.main", "--log-level", "warning", "process",
                                  "--site", str(site_path)], cwd=REPO, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+        spy = spy_on(proc.pid, args.spy + ".drain") if args.spy else None
         first_progress = None
         cpu_at_first = 0.0
-        samples = []
         while True:
             done = committed_total(watcher, conn.topics.reads, args.partitions)
             now = time.monotonic()
             if done > 0 and first_progress is None:
                 first_progress, first_done, cpu_at_first = now, done, cpu_seconds(proc.pid)
-            samples.append((now - started, done))
-            if done >= args.reads:
+            if done >= preloaded:
                 break
             if proc.poll() is not None:
                 raise RuntimeError(f"processor exited: {log_path.read_text()[-2000:]}")
@@ -177,8 +270,11 @@ def main() -> int:
             time.sleep(0.25)
         end = time.monotonic()
         cpu_used = cpu_seconds(proc.pid) - cpu_at_first
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         span = end - first_progress
-        measured = args.reads - first_done
+        measured = max(1, preloaded - first_done)
         throughput = measured / span
         movements = 0
         mc = Consumer(conn.consumer_config(f"count-{uuid.uuid4().hex}"))
@@ -189,9 +285,11 @@ def main() -> int:
         print(f"drained: {throughput:,.0f} reads/s over {span:.1f} s, {cpu_used / measured * 1e6:.1f} µs CPU/read, "
               f"startup {first_progress - started:.1f} s", flush=True)
 
-        # -- live: end-to-end lag --------------------------------------------------------------
+        # -- live: end-to-end lag and CPU per read ---------------------------------------------
         lags: list[float] = []
-        if args.live_rate > 0:
+        live_result = None
+        live_rate = args.doors * args.arrivals * per_item if portal and args.live_rate else args.live_rate
+        if live_rate > 0:
             acked: list[tuple[float, int, int]] = []  # (acked at, partition, offset) sampled
             lock = threading.Lock()
 
@@ -200,27 +298,30 @@ def main() -> int:
                     with lock:
                         acked.append((time.monotonic(), msg.partition(), msg.offset()))
 
-            live_items = args.items
-            base = time.time_ns() // 1000
-            interval = 1.0 / args.live_rate
+            total = int(live_rate * args.live_seconds) + 1
+            # Encoded up front, so the producing side costs little CPU next to the processor (2 cores here);
+            # event times start when sending does (encoding takes about 12 µs a read).
+            base = time.time_ns() // 1000 + int(total * 12) + 500_000
+            live = list(traffic(total, base, 100_000_000, live_rate))
+            live.sort(key=lambda r: r[2])  # in the order they are due (portal reads: by report)
+            # Produced as the LLRP adapter does (its producer settings, reads sent as they are due).
+            producer = Producer(conn.producer_config())
             sent = 0
-            # Encoded up front, so the producing side costs little CPU next to the processor (2 cores here).
-            live = [(k, v) for k, v, _ in reads_for(codec, live_items, int(args.live_rate * args.live_seconds) + 1,
-                                                    args.reads_per_observation, max(base, last_t + 10 * S), 997)]
-            stop_at = time.monotonic() + args.live_seconds
             start_live = time.monotonic()
+            stop_at = start_live + args.live_seconds
             pending_checks: list[tuple[float, int, int]] = []
             resolved: list[float] = []
+            all_committed: list[float] = []
 
             def checker() -> None:
                 while True:
                     with lock:
                         pending_checks.extend(acked)
                         acked.clear()
-                    if not pending_checks and time.monotonic() > stop_at + 1:
-                        return
                     offs = committed_offsets(watcher, conn.topics.reads, args.partitions)
                     now = time.monotonic()
+                    if now > stop_at and sum(max(o, 0) for o in offs) >= preloaded + sent:
+                        all_committed.append(now)
                     keep = []
                     for at, p, off in pending_checks:
                         if offs[p] > off:
@@ -228,31 +329,56 @@ def main() -> int:
                         else:
                             keep.append((at, p, off))
                     pending_checks[:] = keep
-                    if time.monotonic() > stop_at + 60:
+                    if all_committed or now > stop_at + 60:
                         return
                     time.sleep(0.02)
 
+            spy = spy_on(proc.pid, args.spy) if args.spy else None
+            cpu_live0 = cpu_seconds(proc.pid)
             checker_thread = threading.Thread(target=checker, daemon=True)
             checker_thread.start()
-            while time.monotonic() < stop_at and sent < len(live):
-                key, value = live[sent]
+            while sent < len(live):
+                key, value, due = live[sent]
+                ahead = start_live + due - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
                 cb = on_delivery if sent % 200 == 0 else None
                 producer.produce(conn.topics.reads, value, key, partition=conn.partition_for(key), on_delivery=cb)
                 sent += 1
                 producer.poll(0)
-                ahead = start_live + sent * interval - time.monotonic()
-                if ahead > 0:
-                    time.sleep(ahead)
+            achieved = sent / (time.monotonic() - start_live)
             producer.flush(30)
             checker_thread.join(90)
+            cpu_live = cpu_seconds(proc.pid) - cpu_live0
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
             lags = sorted(resolved)
-            live_rate = sent / (time.monotonic() - start_live)
+
+            def pct(q: float) -> float | None:
+                return round(lags[min(len(lags) - 1, int(q * len(lags)))] * 1000, 1) if lags else None
+
+            live_result = {
+                "target_rate": live_rate,
+                "achieved_rate": round(achieved),
+                "seconds": args.live_seconds,
+                "reads": sent,
+                "cpu_us_per_read": round(cpu_live / sent * 1e6, 2),
+                "cpu_cores_used": round(cpu_live / ((all_committed[0] if all_committed else time.monotonic())
+                                                    - start_live), 2),
+                "lag_ms_p50": pct(0.5),
+                "lag_ms_p99": pct(0.99),
+                "lag_ms_max": pct(1.0),
+                "samples": len(lags),
+                "lag_definition": "read acknowledged by Kafka -> processor transaction covering it committed",
+                "cpu_definition": "processor user+system CPU from the first live read sent until every live read "
+                                  "was committed, divided by the live reads",
+            }
+            print(f"live: {achieved:,.0f} reads/s, {live_result['cpu_us_per_read']} µs CPU/read, "
+                  f"lag p50 {live_result['lag_ms_p50']} ms p99 {live_result['lag_ms_p99']} ms", flush=True)
         proc.terminate()
         proc.wait(60)
         watcher.close()
-
-        def pct(q: float) -> float | None:
-            return round(lags[min(len(lags) - 1, int(q * len(lags)))] * 1000, 1) if lags else None
 
         result = {
             "benchmark": "processor",
@@ -262,30 +388,23 @@ def main() -> int:
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                         "note": "the broker and the benchmark driver share these cores with the processor"},
-            "reads": args.reads,
-            "items": args.items,
-            "reads_per_observation": args.reads_per_observation,
-            "duplicate_ratio": f"{args.reads_per_observation} raw reads per observation",
+            "traffic": args.traffic,
+            "reads": preloaded,
+            **({"doors": args.doors, "reads_per_item": per_item, "every_item_new": True} if portal else {
+                "items": args.items,
+                "reads_per_observation": args.reads_per_observation,
+                "duplicate_ratio": f"{args.reads_per_observation} raw reads per observation"}),
             "partitions": args.partitions,
             "consume_batch": args.batch,
             "commit_every_s": args.commit_every_s,
-            "read_bytes": round(sizes / args.reads),
+            "read_bytes": round(sizes / preloaded),
             "reads_per_s": round(throughput),
             "cpu_us_per_read": round(cpu_used / measured * 1e6, 2),
             "cpu_cores_used": round(cpu_used / span, 2),
             "startup_s": round(first_progress - started, 2),
             "drain_s": round(span, 2),
             "movements_published": movements,
-            "live": {
-                "target_rate": args.live_rate,
-                "achieved_rate": round(live_rate) if args.live_rate > 0 else None,
-                "seconds": args.live_seconds,
-                "lag_ms_p50": pct(0.5),
-                "lag_ms_p99": pct(0.99),
-                "lag_ms_max": pct(1.0),
-                "samples": len(lags),
-                "lag_definition": "read acknowledged by Kafka -> processor transaction covering it committed",
-            },
+            "live": live_result,
             "target_reads_per_s": 100_000,
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,15 @@ def exit_on_hung_call(what: str, seconds: float) -> None:
 
 EXIT_HUNG = 75  # EX_TEMPFAIL: try again, a restart fixes it
 
+# Fetch batching. With librdkafka's defaults (fetch.min.bytes 1) the broker answers a fetch as soon as
+# one record is there, so a live stream of ~20k reads/s produced as the ingest adapters do (linger 5 ms)
+# arrives in thousands of tiny fetch responses a second, each waking the thread blocked in consume(): a
+# bare consumer measured 3.9 µs CPU per message at 20k/s that way, 0.6 µs with these settings. The
+# broker now holds a fetch until 1 MB is there or FETCH_WAIT_MS passed: a read waits at most that much
+# longer before it is consumed (a backlog is served at once, as before).
+FETCH_WAIT_MS = 50
+FETCH_MIN_BYTES = 1_000_000
+
 
 def run_processor(site: SiteConfig, conn: KafkaConnection, *, stop: threading.Event, instance_id: str = "0",
                   clock: Callable[[], int] = wall_clock_us, metrics: Metrics | None = None,
@@ -98,7 +107,8 @@ class Processor:
             f"{conn.topics.prefix}.processor",
             **{"partition.assignment.strategy": "range", "group.instance.id": txid,
                "session.timeout.ms": int(self.settings.session_timeout_s * 1000),
-               "heartbeat.interval.ms": max(500, int(self.settings.session_timeout_s * 1000) // 5)}))
+               "heartbeat.interval.ms": max(500, int(self.settings.session_timeout_s * 1000) // 5),
+               "fetch.wait.max.ms": FETCH_WAIT_MS, "fetch.min.bytes": FETCH_MIN_BYTES}))
         # A commit may retry retriable errors until the broker aborts the transaction at its timeout;
         # well past that, the call is hung rather than slow.
         self.checkpoint = Checkpoint(self.producer, self.consumer, watchdog=watchdog,

@@ -10,7 +10,8 @@ Record layout (MessagePack values; a null value deletes the record):
                         its shape changes: a new observation, a merge, a scan, a fold;
   <item key>\0hot       the open observations and scalars (HotPart), what a read that only
                         extends an observation changes: a few hundred bytes however long the log;
-                        relative to the latest log record, which deletes it when rewritten;
+                        relative to the latest log record, which deletes it when rewritten (only
+                        when one was written: a new item's first log record deletes nothing);
   <item key>\0emitted   what was published for the item, rewritten only when that changes;
   \0watermark           the partition's event-time watermark, 8-byte big-endian.
 Restoring applies them in offset order, which compaction preserves for the latest of each key.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import time
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from tagtrail.kafka import KafkaConnection
 from tagtrail.processors.item_state import (
@@ -55,8 +56,9 @@ def restore(conn: KafkaConnection, rules: Rules, partitions: list[int], timeout_
     consumer = Consumer(conn.consumer_config(f"{conn.topics.prefix}.processor-restore", **{"enable.auto.offset.store": False}))
     try:
         ends: dict[int, int] = {}
+        deadline = time.monotonic() + timeout_s
         for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)
+            low, high = _offsets(consumer, TopicPartition(topic, p), deadline)
             if high > low:
                 ends[p] = high
         if not ends:
@@ -76,8 +78,13 @@ def restore(conn: KafkaConnection, rules: Rules, partitions: list[int], timeout_
                     emitted[msg.partition()][key[:-len(EMITTED_SUFFIX)].decode()] = msg.value()
                 elif key.endswith(HOT_SUFFIX):
                     tracker = trackers[msg.partition()]
-                    item = tracker.items.get(key[:-len(HOT_SUFFIX)].decode())
-                    if item is not None and msg.value() is not None:
+                    item_key = key[:-len(HOT_SUFFIX)].decode()
+                    if msg.value() is None:
+                        tracker.hot_written.discard(item_key)
+                        continue
+                    tracker.hot_written.add(item_key)  # the next full log record deletes it
+                    item = tracker.items.get(item_key)
+                    if item is not None:
                         apply_hot(item, decode_hot(msg.value()))
                 else:
                     _apply(trackers[msg.partition()], key, msg.value())
@@ -104,6 +111,26 @@ def restore(conn: KafkaConnection, rules: Rules, partitions: list[int], timeout_
         consumer.close()
 
 
+# Answers a broker gives while a partition's leadership settles, e.g. right after the topics were
+# created on start: asking again shortly succeeds.
+_SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
+             KafkaError._TIMED_OUT, KafkaError._TRANSPORT}
+
+
+def _offsets(consumer: Consumer, tp: TopicPartition, deadline: float) -> tuple[int, int]:
+    """The partition's low and high offsets, asking again while its leadership settles (seen as a
+    crash on start: NOT_LEADER_FOR_PARTITION for changelog topics created a moment before)."""
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=30, cached=False)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not (err.retriable() or err.code() in _SETTLING) or time.monotonic() > deadline:
+                raise
+            log.info("changelog_offsets_retry", partition=tp.partition, error=err.str())
+            time.sleep(0.2)
+
+
 def _apply(tracker: PartitionTracker, key: bytes, value: bytes | None) -> None:
     if key == WATERMARK_KEY:
         if value is not None:
@@ -119,14 +146,18 @@ def _apply(tracker: PartitionTracker, key: bytes, value: bytes | None) -> None:
 def changelog_records(tracker: PartitionTracker) -> list[tuple[bytes, bytes | None]]:
     """The records that bring the changelog up to date with the tracker; clears its dirty set."""
     out: list[tuple[bytes, bytes | None]] = []
+    hot_written = tracker.hot_written
     for key in tracker.dirty:
         item = tracker.items.get(key)
         out.append((key.encode(), None if item is None else encode_log(item)))
-        out.append((key.encode() + HOT_SUFFIX, None))  # the full record above supersedes it
+        if key in hot_written:  # the full record above supersedes it (a new item has none to delete)
+            hot_written.discard(key)
+            out.append((key.encode() + HOT_SUFFIX, None))
     for key in tracker.dirty_hot - tracker.dirty:
         item = tracker.items.get(key)
         if item is not None:
             out.append((key.encode() + HOT_SUFFIX, encode_hot(item)))
+            hot_written.add(key)
     for key in tracker.dirty_emitted:
         item = tracker.items.get(key)
         out.append((key.encode() + EMITTED_SUFFIX, None if item is None else encode_emitted(item)))

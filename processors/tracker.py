@@ -31,11 +31,15 @@ class PartitionTracker:
         self.dirty: set[str] = set()  # log reshaped: write the whole log to the changelog
         self.dirty_hot: set[str] = set()  # only open observations or scalars changed: write the hot part
         self.dirty_emitted: set[str] = set()  # emitted movements changed: write that part too
+        self.hot_written: set[str] = set()  # the changelog holds a hot part newer than the item's log
         self._due: list[tuple[int, str]] = []  # (watermark needed, item) for pending decisions
         self._timers: list[tuple[int, str]] = []  # (processing time, item) for missing checks
         self._armed: set[str] = set()  # items with an entry in _timers (one each, re-armed lazily)
         self._hold_off = rules.location.hold_off_us
         self._points = rules.points.points
+        # Portal antennas: their observations are decided as crossings (see sightings), never before
+        # the crossing's end plus the window.
+        self._crossing_windows = {rp: info.window_us for rp, info in self._points.items() if info.side is not None}
         self._ids = IdCache()
         self._last_input_at: int | None = None  # processing time of the partition's latest input
         self._idle_floor = 0  # decision watermark granted by idleness (never used for lateness)
@@ -78,8 +82,13 @@ class PartitionTracker:
             item.quiet_at = item.quiet_state = None
         elif how == APPENDED:
             # In order and after everything decided: nothing to look at before the watermark
-            # passes the new observation's entry slots.
+            # passes the new observation's entry slots, or, at a portal, the end of its crossing
+            # (its final_at is at least this read plus the window): looking earlier only finds the
+            # decision still pending, and costs a recompute and a changelog write each time.
             need = entry_end_us(obs[-1], self._hold_off)
+            window = self._crossing_windows.get(read_point)
+            if window is not None and obs[-1].last + window > need:
+                need = obs[-1].last + window
             if item.pending_at is None or need < item.pending_at:
                 item.pending_at = need
                 heapq.heappush(self._due, (need, item_key))

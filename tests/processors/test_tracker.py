@@ -129,3 +129,43 @@ def test_the_changelog_records_rebuild_the_same_state_after_reads_only_extended_
             state = decode_state(v)
     state.emitted = emitted
     assert state == t.items[item.item_key]
+
+
+def test_a_crossing_read_in_order_is_decided_as_soon_as_the_watermark_passes_its_end_plus_the_window():
+    """Live traffic at a dock door: the arrival is published at the first advance whose watermark
+    reaches the crossing's last read plus the smoothing window (5 s), not one commit later."""
+    t = PartitionTracker(Rules.from_site(site()))
+    item, other = identity(60), identity(61)
+    s = Script().dwell(item, "door-1-outer", 0, 1, 0.1, antenna=1).dwell(item, "door-1-inner", 1.1, 2, 0.1, antenna=2)
+    s.dwell(other, "storage-a", 0, 12, 0.25, reader="r2")  # other tags keep the watermark moving
+    decided_at = None
+    for r in sorted(s.reads, key=lambda r: (r.last_seen, r.event_id)):
+        t.add_read(r.identity.item_key, r.identity, r.read_point, r.first_seen, r.last_seen, 1, r.peak_rssi_dbm,
+                   r.event_id, NOW)
+        published = [m for m, _ in t.advance(NOW) if m.identity.item_key == item.item_key]
+        if published and decided_at is None:
+            decided_at = t.watermark.value
+            assert [(m.movement_type, m.to_location, m.direction) for m in published] == [
+                ("arrived", "dock-door-1", "inbound")]
+    assert decided_at == T0 + 7 * S  # last inner read at 2 s + 5 s window: the first watermark that shows it
+
+
+def test_a_hot_part_is_deleted_by_the_next_log_record_only_when_one_was_written():
+    """A new item's first log record has no hot part to delete; once reads wrote one, the next full
+    log record deletes it (so compaction does not keep a stale one)."""
+    from tagtrail.processors.state_store import HOT_SUFFIX, changelog_records
+
+    t = PartitionTracker(Rules.from_site(site()))
+    item = identity(62)
+    hot_key = item.item_key.encode() + HOT_SUFFIX
+    s = Script().dwell(item, "storage-a", 0, 3, 1.0).dwell(item, "pick-1", 20, 21, 1.0)
+    commits = []
+    for r in s.reads:
+        t.add_read(r.identity.item_key, r.identity, r.read_point, r.first_seen, r.last_seen, 1, r.peak_rssi_dbm,
+                   r.event_id, NOW)
+        commits.append(dict(changelog_records(t)))
+    assert item.item_key.encode() in commits[0] and hot_key not in commits[0]  # new item: log only
+    assert commits[1][hot_key] is not None  # the read extended the observation: hot part only
+    assert item.item_key.encode() not in commits[1]
+    moved = commits[4]  # the first read at pick-1: a new observation, the whole log again
+    assert item.item_key.encode() in moved and moved[hot_key] is None

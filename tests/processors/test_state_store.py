@@ -1,0 +1,44 @@
+"""The changelog on the real broker: what a new owner of a partition restores."""
+
+from __future__ import annotations
+
+from confluent_kafka import Producer
+
+from tagtrail.kafka import KafkaConnection
+from tagtrail.processors.state_store import HOT_SUFFIX, changelog_records, restore
+from tagtrail.processors.tracker import PartitionTracker, Rules
+from tests.processors.scenarios import S, T0, Script, identity, site
+
+NOW = T0 + 3600 * S
+
+
+def _add(tracker: PartitionTracker, reads) -> None:
+    for r in reads:
+        tracker.add_read(r.identity.item_key, r.identity, r.read_point, r.first_seen, r.last_seen, 1, r.peak_rssi_dbm,
+                         r.event_id, NOW)
+        tracker.advance(NOW)
+
+
+def test_a_restored_partition_still_deletes_the_hot_part_written_before_the_restart(kafka: KafkaConnection):
+    """State written as a full log record plus hot parts comes back exactly, and the new owner's next
+    full log record deletes the hot part its predecessor wrote (a new item's deletes nothing)."""
+    rules = Rules.from_site(site())
+    tracker = PartitionTracker(rules)
+    item, fresh = identity(70), identity(71)
+    producer = Producer(kafka.producer_config())
+    _add(tracker, Script().dwell(item, "storage-a", 0, 3, 1.0).reads)
+    for r in Script().dwell(item, "storage-a", 4, 6, 1.0).reads:  # one commit per read: hot parts
+        _add(tracker, [r])
+        for key, value in changelog_records(tracker):
+            producer.produce(kafka.topics.processor_state, value, key, partition=0)
+    producer.flush(30)
+
+    restored = restore(kafka, rules, [0])[0]
+    assert restored.items == tracker.items
+    assert restored.watermark.value == tracker.watermark.value
+
+    _add(restored, Script().dwell(item, "pick-1", 30, 30).dwell(fresh, "pick-1", 30, 30).reads)
+    records = dict(changelog_records(restored))
+    assert records[item.item_key.encode() + HOT_SUFFIX] is None  # written before the restart: deleted
+    assert fresh.item_key.encode() + HOT_SUFFIX not in records  # a new item has none: nothing to delete
+    assert records[item.item_key.encode()] is not None and records[fresh.item_key.encode()] is not None
