@@ -7,7 +7,8 @@ updated. Reports the steady rate (from the first committed batch to the end) and
 
 Then, in the same process and ClickHouse, the ceilings it runs under (skip with --no-limits), so the
 ratios hold even on a machine shared with other work:
-- engine: the sink's own inserts (MovementWriter, same Avro messages and batch size) without Kafka,
+- engine: the sink's own inserts (MovementWriter, same Avro messages, one insert per partition
+  up to the catch-up size as the sink makes draining this backlog) without Kafka,
   into a fresh database with every view: what ClickHouse alone takes per row.
 - bare insert: limits.py's clickhouse-connect insert of movement-shaped rows into one plain MergeTree.
 
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"))
     parser.add_argument("--clickhouse", help="DSN (default: a fresh chdb folder in a temp dir)")
     parser.add_argument("--batch-rows", type=int, default=SinkSettings.batch_rows)
+    parser.add_argument("--catch-up-batch-rows", type=int, default=SinkSettings.catch_up_batch_rows,
+                        help="batch size while behind (default %(default)s; at or below --batch-rows: off)")
     parser.add_argument("--save-suffix", default="", help="save as benchmarks/results/sink<SUFFIX>.json")
     parser.add_argument("--no-limits", action="store_true", help="skip the engine and bare-insert ceilings")
     args = parser.parse_args(argv)
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         produce_s = produce(conn, args.rows, args.items, values)
         print(f"produced {args.rows} movements in {produce_s:.1f} s", flush=True)
         site = SiteConfig(kafka=KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=prefix, partitions=args.partitions),
-                          clickhouse=settings, sink=SinkSettings(batch_rows=args.batch_rows))
+                          clickhouse=settings, sink=SinkSettings(batch_rows=args.batch_rows, catch_up_batch_rows=args.catch_up_batch_rows))
         stop = threading.Event()
         sink = threading.Thread(target=run_sink, args=(site, conn, client), kwargs={"stop": stop}, daemon=True)
         group = f"{prefix}.sink"
@@ -169,15 +172,18 @@ def main(argv: list[str] | None = None) -> int:
         load_after_sink = round(os.getloadavg()[0], 2)
         ceilings = {}
         if not args.no_limits:
-            engine = engine_ceiling(client, f"{settings.database}_engine", values, args.batch_rows)
+            # the sink's inserts while draining this backlog: one per partition, up to the catch-up size
+            insert_rows = min(max(args.batch_rows, args.catch_up_batch_rows), -(-args.rows // args.partitions))
+            engine = engine_ceiling(client, f"{settings.database}_engine", values, insert_rows)
             bare = limits.clickhouse_limit(client, 200_000).per_second
             ceilings = {
                 "engine_rows_per_s": round(engine),
                 "bare_insert_rows_per_s": round(bare),
                 "steady_over_engine": round(steady / engine, 2) if steady else None,
                 "steady_over_bare_insert": round(steady / bare, 2) if steady else None,
+                "engine_insert_rows": insert_rows,
                 "ceilings_note": "same process and ClickHouse, right after the sink run: engine = the sink's own inserts "
-                                 "(MovementWriter, same messages and batch size) without Kafka; bare insert = limits.py "
+                                 "(MovementWriter, same messages, engine_insert_rows per insert) without Kafka; bare insert = limits.py "
                                  "clickhouse-connect insert into one plain MergeTree table, 50k-row batches",
             }
         result = {
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             "items": args.items,
             "partitions": args.partitions,
             "batch_rows": args.batch_rows,
+            "catch_up_batch_rows": args.catch_up_batch_rows,
             "total_s": round(t_end - t_start, 2),
             "rows_per_s_total": round(args.rows / (t_end - t_start)),
             "rows_per_s_steady": steady,
