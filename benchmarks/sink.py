@@ -7,8 +7,8 @@ updated. Reports the steady rate (from the first committed batch to the end) and
 
 Then, in the same process and ClickHouse, the ceilings it runs under (skip with --no-limits), so the
 ratios hold even on a machine shared with other work:
-- engine: the sink's own inserts (MovementWriter, same Avro messages, one insert per partition
-  up to the catch-up size as the sink makes draining this backlog) without Kafka,
+- engine: the sink's own inserts (MovementWriter, same Avro messages, inserts of the catch-up size,
+  as the sink's group inserts are while draining this backlog) without Kafka,
   into a fresh database with every view: what ClickHouse alone takes per row.
 - bare insert: limits.py's clickhouse-connect insert of movement-shaped rows into one plain MergeTree.
 
@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         load_after_sink = round(os.getloadavg()[0], 2)
         ceilings = {}
         if not args.no_limits:
-            # the sink's inserts while draining this backlog: one per partition, up to the catch-up size
-            insert_rows = min(max(args.batch_rows, args.catch_up_batch_rows), -(-args.rows // args.partitions))
+            # the sink's inserts while draining this backlog: groups of partitions up to the catch-up size
+            insert_rows = min(max(args.batch_rows, args.catch_up_batch_rows), args.rows)
             engine = engine_ceiling(client, f"{settings.database}_engine", values, insert_rows)
             bare = limits.clickhouse_limit(client, 200_000).per_second
             ceilings = {

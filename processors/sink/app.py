@@ -9,6 +9,7 @@ keeps it): nothing is skipped and nothing is committed that ClickHouse has not a
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -19,16 +20,19 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from tagtrail.processors.sink.batches import (
     Batcher,
     PartitionBatch,
+    Records,
     by_partition,
     has_errors,
+    pack_groups,
 )
 from tagtrail.processors.sink.checkpoint import (
+    GroupSpec,
     PartitionsLost,
     after_offsets,
     before_offsets,
     check_committed,
     is_lost,
-    parse_pending,
+    parse_pending_group,
 )
 from tagtrail.processors.sink.dead_letters import DeadLetterPublisher
 from tagtrail.processors.sink.errors import is_data_error, server_message
@@ -106,13 +110,19 @@ class SinkLoop:
         self.settings = settings
         self.stop = stop
         self.clock = clock
+        self.conn = conn
         self.topic = conn.topics.movements
         self.group_id = f"{conn.topics.prefix}.sink"
+        # Group inserts a crashed sink was writing, to rebuild before anything else (see checkpoint),
+        # and, per owned member partition, the last offset they cover (the stream skips up to it).
+        self._group_replays: set[GroupSpec] = set()
+        self._replayed_through: dict[int, int] = {}
         self.backoff = exponential_backoff(settings.retry_max_backoff_s)
         membership = {"group.instance.id": f"{self.group_id}.{settings.instance_id}"} if settings.instance_id else {}
         self.consumer = Consumer(conn.consumer_config(self.group_id, **FETCH, **membership))
         self.batcher = Batcher(settings.batch_rows, settings.batch_seconds, clock=clock,
-                               catch_up_rows=settings.catch_up_batch_rows, backlog=self._backlog)
+                               catch_up_rows=settings.catch_up_batch_rows, backlog=self._backlog, align=True)
+        self.group_rows = max(settings.batch_rows, settings.catch_up_batch_rows)
         self.producer = Producer(conn.producer_config())
         self.writer = MovementWriter(client, wait=lambda s: not stop.wait(s), backoff=self.backoff)
         self.dead_letters = DeadLetterPublisher(conn, self.producer, metrics=metrics)
@@ -154,6 +164,9 @@ class SinkLoop:
                 if self.batcher.rows >= self.batcher.held_limit:
                     self._wait_for_flusher()  # ClickHouse is behind: stop reading until it catches up
                 continue
+            if self._group_replays:
+                self._replay_group(min(self._group_replays))  # before any new batch of those partitions
+                continue
             if self.batcher.due():
                 self._start(self.batcher.take())
         self._wait_for_flusher()
@@ -162,23 +175,63 @@ class SinkLoop:
             self._wait_for_flusher()
 
     def _start(self, batches: list[PartitionBatch]) -> None:
-        """Checkpoint step 1 (BEFORE), then the insert in the flusher thread."""
+        """Checkpoint step 1 (BEFORE), then the inserts (groups of partitions) in the flusher thread."""
         if not batches:
             return
+        groups = pack_groups(batches, self.group_rows)
         try:
-            self._commit(before_offsets(batches))
+            self._commit(before_offsets(groups))
         except PartitionsLost as exc:
             log.info("partitions_lost_before_write", error=str(exc), batches=len(batches))
             return
         self._started_at = self.clock()
-        self.flusher.submit(batches)
+        self.flusher.submit(groups)
+
+    def _replay_group(self, spec: GroupSpec) -> None:
+        """Rebuilds a group insert a crashed sink was writing, from Kafka, members owned by other
+        consumers included, and writes it with its token (ClickHouse keeps one copy whoever sends it).
+        Its BEFORE metadata is already committed; AFTER is committed for the members this sink owns."""
+        group = self._read_ranges(spec)
+        self._group_replays.discard(spec)
+        log.info("replaying_pending_group", partitions=[p for p, _, _ in spec], rows=sum(len(b.records) for b in group))
+        self._started_at = self.clock()
+        self.flusher.submit([group])
+
+    def _read_ranges(self, spec: GroupSpec) -> list[PartitionBatch]:
+        """The records of each (partition, first, last) as a read_committed consumer sees them, i.e.
+        exactly what the original batches held."""
+        reader = Consumer(self.conn.consumer_config(f"{self.group_id}.replay", **FETCH))
+        try:
+            reader.assign([TopicPartition(self.topic, p, first) for p, first, _ in spec])
+            last = {p: last for p, _, last in spec}
+            got: dict[int, Records] = {p: Records([], [], []) for p, _, _ in spec}
+            waiting = set(last)
+            while waiting:
+                if self.stop.is_set():
+                    raise Stopping()
+                for m in reader.consume(num_messages=CONSUME_CHUNK, timeout=0.5):
+                    if m.error() is not None:
+                        log.warning("kafka_consume_error", error=str(m.error()), during="group replay")
+                        continue
+                    p, offset = m.partition(), m.offset()
+                    if p in waiting and offset <= last[p]:
+                        got[p].extend(Records([offset], [m.key()], [m.value()]))
+                    if p in waiting and offset >= last[p]:
+                        waiting.discard(p)
+            return [PartitionBatch(self.topic, p, got[p]) for p, _, _ in spec]
+        finally:
+            reader.close()
 
     def _finish(self, batches: list[PartitionBatch] | None) -> None:
-        """Checkpoint step 4 (AFTER) for a batch set ClickHouse acknowledged."""
+        """Checkpoint step 4 (AFTER) for a batch set ClickHouse acknowledged (for a replayed group:
+        the members this sink owns; their owners commit the others)."""
         if not batches:
             return
+        owned = {tp.partition for tp in self.consumer.assignment()}
+        mine = [b for b in batches if b.partition in owned]
         try:
-            self._commit(after_offsets(batches))
+            if mine:
+                self._commit(after_offsets(mine))
         except PartitionsLost as exc:
             log.info("partitions_lost_after_write", error=str(exc), message="the new owner replays; ClickHouse drops the repeat")
         self._stats(sum(len(b.records) for b in batches), len(batches))
@@ -239,16 +292,29 @@ class SinkLoop:
             messages = [m for m in messages if m.error() is None]
         extend = self.batcher.extend
         for topic, partition, records in by_partition(messages):
+            through = self._replayed_through.get(partition)
+            if through is not None:  # written by a group replay: skip what it covered
+                if records.offsets[-1] <= through:
+                    continue
+                if records.offsets[0] <= through:
+                    records = records[bisect.bisect_right(records.offsets, through):]
+                del self._replayed_through[partition]
             extend(topic, partition, records)
 
     # -- rebalance ------------------------------------------------------------------------------
     def _assigned(self, consumer: Consumer, partitions: list) -> None:
         committed = consumer.committed(partitions, timeout=30)
         for tp in committed:
-            pending = parse_pending(tp.metadata)
-            if pending:
-                self.batcher.replay(tp.topic, tp.partition, pending[1])
-                log.info("replaying_pending_batch", topic=tp.topic, partition=tp.partition, first=pending[0], last=pending[1])
+            pending = parse_pending_group(tp.metadata)
+            if not pending:
+                continue
+            first, last, group = pending
+            if group is None:
+                self.batcher.replay(tp.topic, tp.partition, last)
+                log.info("replaying_pending_batch", topic=tp.topic, partition=tp.partition, first=first, last=last)
+            else:
+                self._group_replays.add(group)
+                self._replayed_through[tp.partition] = last
         log.info("partitions_assigned", partitions=[tp.partition for tp in partitions])
         if self.ready is not None:
             self.ready.set()  # an idle member with no partitions is ready too
@@ -261,12 +327,20 @@ class SinkLoop:
                 batches = self.flusher.collect(timeout=0.1)
             except Stopping:
                 break
-            if batches is not None:
+            owned = {tp.partition for tp in consumer.assignment()}
+            mine = [b for b in batches or [] if b.partition in owned]
+            if mine:
                 try:
-                    check_committed(consumer.commit(offsets=after_offsets(batches), asynchronous=False))
+                    check_committed(consumer.commit(offsets=after_offsets(mine), asynchronous=False))
                 except KafkaException as exc:
                     log.info("commit_on_revoke_failed", error=str(exc), message="the new owner replays; ClickHouse drops the repeat")
         self.batcher.forget((tp.topic, tp.partition) for tp in partitions)
+        revoked = {tp.partition for tp in partitions}
+        for p in revoked:
+            self._replayed_through.pop(p, None)
+        kept = {tp.partition for tp in consumer.assignment()} - revoked
+        # a group none of whose members stays here is replayed by the members' new owners
+        self._group_replays = {g for g in self._group_replays if any(p in kept for p, _, _ in g)}
         log.info("partitions_revoked", partitions=[tp.partition for tp in partitions])
 
     # -- bookkeeping ----------------------------------------------------------------------------

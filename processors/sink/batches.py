@@ -140,9 +140,12 @@ def has_errors(messages: Sequence) -> bool:
 
 @dataclass
 class PartitionBatch:
+    """`solo`: a replayed pending batch that was written on its own, so it must be again (its token)."""
+
     topic: str
     partition: int
     records: Records
+    solo: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.records, Records):
@@ -162,6 +165,30 @@ class PartitionBatch:
         return f"{self.topic}-{self.partition}-{self.first}-{self.last}"
 
 
+def pack_groups(batches: Sequence[PartitionBatch], max_rows: int) -> list[list[PartitionBatch]]:
+    """A set's batches as group inserts of at most `max_rows` rows (a batch larger than that alone),
+    members in partition order; solo batches (replays of single inserts) stay alone."""
+    groups: list[list[PartitionBatch]] = []
+    current: list[PartitionBatch] = []
+    rows = 0
+    for batch in sorted(batches, key=lambda b: (b.topic, b.partition)):
+        if batch.solo:
+            if current:
+                groups.append(current)
+                current, rows = [], 0
+            groups.append([batch])
+            continue
+        size = len(batch.records)
+        if current and rows + size > max_rows:
+            groups.append(current)
+            current, rows = [], 0
+        current.append(batch)
+        rows += size
+    if current:
+        groups.append(current)
+    return groups
+
+
 @dataclass
 class _Buffer:
     records: Records = field(default_factory=lambda: Records([], [], []))
@@ -171,13 +198,15 @@ class _Buffer:
 @dataclass
 class Batcher:
     """`backlog(topic, partition, last_held_offset)` says how many records still wait on the broker
-    after the last one held; `catch_up_rows` (None: off) is the batch size while behind."""
+    after the last one held; `catch_up_rows` (None: off) is the batch size while behind; `align`
+    takes every held partition along when one is due."""
 
     batch_rows: int
     batch_seconds: float
     clock: Callable[[], float] = time.monotonic
     catch_up_rows: int | None = None
     backlog: Callable[[str, int, int], int] = no_backlog
+    align: bool = False  # take every held partition when one is due (for group inserts)
     _buffers: dict[TopicPartitionKey, _Buffer] = field(default_factory=dict)
     _replay_end: dict[TopicPartitionKey, int] = field(default_factory=dict)
     _rows: int = 0
@@ -232,17 +261,22 @@ class Batcher:
         now = self.clock()
         crowded = self._rows >= self.held_limit
         by_size = sorted(self._buffers.items(), key=lambda kv: -len(kv[1].records))
+        # One partition due takes the others along (they would be due within batch_seconds anyway):
+        # the sink writes a set as few group inserts, so this saves inserts and delays nothing.
+        along = self.align and any(
+            self._due(tp, b, now) for tp, b in by_size if b.records and tp not in self._replay_end)
         batches = []
         for rank, (tp, buffer) in enumerate(by_size):
             if not buffer.records:
                 continue
             replay_end = self._replay_end.get(tp)
-            if replay_end is not None:
+            solo = replay_end is not None
+            if solo:
                 if not self._replay_complete(tp):
                     continue
                 cut = bisect.bisect_right(buffer.records.offsets, replay_end)  # offsets ascend within a partition
                 del self._replay_end[tp]
-            elif everything or self._due(tp, buffer, now) or (crowded and rank < len(by_size) // 2 + 1):
+            elif everything or along or self._due(tp, buffer, now) or (crowded and rank < len(by_size) // 2 + 1):
                 cut = min(len(buffer.records), self._max_rows)
             else:
                 continue
@@ -250,7 +284,7 @@ class Batcher:
             buffer.started = now
             self._rows -= len(ready)
             if ready:
-                batches.append(PartitionBatch(tp[0], tp[1], ready))
+                batches.append(PartitionBatch(tp[0], tp[1], ready, solo=solo))
         return batches
 
     def _due(self, tp: TopicPartitionKey, buffer: _Buffer, now: float) -> bool:

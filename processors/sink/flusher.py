@@ -5,6 +5,7 @@ overlaps with inserting this one. Only the insert and the dead letters happen he
 stays on the consumer thread (a synchronous commit from another thread hangs while that thread is
 inside consume()), which also keeps the commit order of `checkpoint` in one place. One set is in
 flight at a time, so a partition's next BEFORE commit never overtakes its previous AFTER commit.
+A set is a list of groups: each group is one insert (see checkpoint).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Flusher:
         self.dead_letters = dead_letters
         self.wait = wait
         self.backoff = backoff
-        self._in_flight: list[PartitionBatch] | None = None
+        self._in_flight: list[list[PartitionBatch]] | None = None
         self._done = threading.Event()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -41,33 +42,35 @@ class Flusher:
 
     @property
     def in_flight(self) -> list[PartitionBatch] | None:
-        return self._in_flight
+        return None if self._in_flight is None else [b for group in self._in_flight for b in group]
 
-    def submit(self, batches: list[PartitionBatch]) -> None:
+    def submit(self, groups: list[list[PartitionBatch]]) -> None:
         if self._in_flight is not None:
             raise RuntimeError("a batch set is still in flight; collect it first")
-        self._in_flight, self._error = batches, None
+        self._in_flight, self._error = groups, None
         self._done.clear()
-        self._thread = threading.Thread(target=self._write, args=(batches,), name="sink-flusher", daemon=True)
+        self._thread = threading.Thread(target=self._write, args=(groups,), name="sink-flusher", daemon=True)
         self._thread.start()
 
     def collect(self, timeout: float = 0.0) -> list[PartitionBatch] | None:
-        """The batch set once it is stored (dead letters delivered), else None; re-raises its failure."""
+        """The set's batches once stored (dead letters delivered), else None; re-raises its failure."""
         if self._in_flight is None or not self._done.wait(timeout):
             return None
-        batches, self._in_flight = self._in_flight, None
+        batches, self._in_flight = self.in_flight, None
         if self._error is not None:
             raise self._error
         return batches
 
-    def _write(self, batches: list[PartitionBatch]) -> None:
+    def _write(self, groups: list[list[PartitionBatch]]) -> None:
         try:
-            for batch in batches:
+            for group in groups:
                 started = self.timer()
-                rejected = self.writer.write(batch)
-                self._acknowledged(len(batch.records) - len(rejected), self.timer() - started)
-                if rejected:
-                    self.dead_letters.publish(batch, rejected)
+                rejected = self.writer.write_group(group)
+                refused = sum(map(len, rejected.values()))
+                self._acknowledged(sum(len(b.records) for b in group) - refused, self.timer() - started)
+                for batch in group:
+                    if rejected.get(batch.partition):
+                        self.dead_letters.publish(batch, rejected[batch.partition])
             self.dead_letters.flush(self.wait, self.backoff)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread by collect()
             self._error = exc
@@ -75,6 +78,6 @@ class Flusher:
             self._done.set()
 
     def _acknowledged(self, rows: int, seconds: float) -> None:
-        """A partition batch is in ClickHouse: one insert, or several after a refused row was split out."""
+        """A group is in ClickHouse: one insert, or several after a refused row was split out."""
         if self.metrics is not None and rows > 0:
             self.metrics.sink_batch(rows, seconds)

@@ -10,6 +10,7 @@ split after a crash produces the same tokens and ClickHouse drops what it alread
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,12 @@ INSERT_SETTINGS = {
     "optimize_on_insert": 0,
     "compile_expressions": 0,
 }
+
+
+def group_token(group: list[PartitionBatch]) -> str:
+    """Deduplication token of a group insert: a digest of every member's topic, partition and range."""
+    spec = ";".join(f"{b.topic}-{b.partition}-{b.first}-{b.last}-{len(b.records)}" for b in group)
+    return "group-" + hashlib.blake2b(spec.encode(), digest_size=16).hexdigest()
 
 
 class Stopping(Exception):
@@ -73,6 +80,26 @@ class MovementWriter:
         self.framing = framing or MovementFraming()
         self.container = ContainerWriter("Movement")
         self.inserted_rows = 0
+
+    def write_group(self, group: list[PartitionBatch]) -> dict[int, list[Rejected]]:
+        """Several partitions' batches in one insert (members in partition order, as the checkpoint
+        names them), so one insert's fixed cost covers them all; the token names every member's
+        range. If ClickHouse refuses the group's data, each member is written on its own (and split
+        further, as `write` does): the same data always takes the same path, so replays stay exact.
+        Returns the refused records per partition."""
+        if len(group) == 1:
+            return {group[0].partition: self.write(group[0])}
+        if all(self.framing.all_bundled(b.records.values) for b in group):
+            messages = [m for b in group for m in b.records.values]
+            token = group_token(group)
+            try:
+                self._insert_block(self.container.build(messages, token), token)
+                self.inserted_rows += len(messages)
+                return {b.partition: [] for b in group}
+            except DataRejected as exc:
+                log.info("clickhouse_rejected_group_writing_members", token=token, partitions=len(group), code=exc.code)
+        # refused data, or records that are not bundled Movements (rare): each member on its own
+        return {b.partition: self.write(b) for b in group}
 
     def write(self, batch: PartitionBatch) -> list[Rejected]:
         """Stores every storable record of the batch; returns the others, in offset order."""

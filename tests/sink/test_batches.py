@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import fastavro
-from tagtrail.processors.sink.batches import Batcher, Record, by_partition
-from tagtrail.processors.sink.checkpoint import parse_pending, pending_metadata
+from tagtrail.processors.sink.batches import Batcher, PartitionBatch, Record, by_partition, pack_groups
+from tagtrail.processors.sink.checkpoint import before_offsets, parse_pending, parse_pending_group, pending_metadata
 from tagtrail.processors.sink.container import ContainerWriter
 from tagtrail.processors.sink.framing import MovementFraming
 
@@ -97,6 +97,30 @@ def test_forgotten_partitions_are_dropped():
     batcher.forget([("t", 0)])
     assert batcher.rows == 5
     assert [b.partition for b in batcher.take(everything=True)] == [1]
+
+
+def test_one_partition_due_takes_the_others_along_when_aligned():
+    clock = Clock()
+    batcher = Batcher(batch_rows=100, batch_seconds=1.0, clock=clock, align=True)
+    batcher.extend("t", 0, records(0, 119))
+    batcher.extend("t", 1, records(0, 9))
+    batcher.extend("t", 2, records(0, 4))
+    got = {(b.partition, b.first, b.last) for b in batcher.take()}
+    assert got == {(0, 0, 99), (1, 0, 9), (2, 0, 4)}  # not one insert per partition per second
+
+
+def test_batches_are_packed_into_group_inserts_in_partition_order_and_replays_stay_alone():
+    def batch(p: int, n: int, solo: bool = False) -> PartitionBatch:
+        return PartitionBatch("t", p, records(10, 9 + n), solo=solo)
+
+    groups = pack_groups([batch(2, 60), batch(0, 30), batch(1, 30), batch(3, 5, solo=True), batch(4, 150)], max_rows=100)
+    assert [[(b.partition, len(b.records)) for b in g] for g in groups] == [
+        [(0, 30), (1, 30)], [(2, 60)], [(3, 5)], [(4, 150)]]
+    # every member's BEFORE metadata names the whole group, so any owner can rebuild it
+    offsets = before_offsets(groups[:1])
+    assert [parse_pending_group(tp.metadata) for tp in offsets] == [
+        (10, 39, ((0, 10, 39), (1, 10, 39))), (10, 39, ((0, 10, 39), (1, 10, 39)))]
+    assert parse_pending_group(before_offsets(groups[1:2])[0].metadata) == (10, 69, None)
 
 
 def test_pending_metadata_round_trip():

@@ -51,7 +51,8 @@ def start_sink(site: Path, log: Path) -> subprocess.Popen:
 
 
 def replays(log: Path) -> int:
-    return log.read_text().count('"replaying_pending_batch"')
+    text = log.read_text()
+    return text.count('"replaying_pending_batch"') + text.count('"replaying_pending_group"')
 
 
 def test_kill_9_mid_batch_then_restart_stores_every_movement_once(kafka, clickhouse_target, tmp_path):
