@@ -151,3 +151,23 @@ def committed_lag(conn: KafkaConnection) -> int:
         return lag
     finally:
         consumer.close()
+
+
+def read_as_the_sink(conn: KafkaConnection, expected: int, per_partition: int) -> tuple[Consumer, list]:
+    """Joins the sink's consumer group and reads `expected` movements, as a sink that is about to
+    crash would: returns the consumer (to commit a crash state with) and the first `per_partition`
+    records of each partition as PartitionBatches, in partition order."""
+    from tagtrail.processors.sink.batches import PartitionBatch, Record
+
+    consumer = Consumer(conn.consumer_config(f"{conn.topics.prefix}.sink"))
+    consumer.subscribe([conn.topics.movements])
+    got: dict[int, list] = {}
+
+    def consumed_all() -> bool:
+        for m in consumer.consume(expected, 0.5):
+            got.setdefault(m.partition(), []).append(m)
+        return sum(len(v) for v in got.values()) >= expected
+
+    wait_until(consumed_all, 30, "consumed all")
+    return consumer, [PartitionBatch(conn.topics.movements, p, [Record(m.offset(), m.key(), m.value()) for m in got[p][:per_partition]])
+                      for p in sorted(got)]

@@ -5,8 +5,19 @@ from __future__ import annotations
 import io
 
 import fastavro
-from tagtrail.processors.sink.batches import Batcher, PartitionBatch, Record, by_partition, pack_groups
-from tagtrail.processors.sink.checkpoint import before_offsets, parse_pending, parse_pending_group, pending_metadata
+from tagtrail.processors.sink.batches import (
+    Batcher,
+    PartitionBatch,
+    Record,
+    by_partition,
+    pack_groups,
+)
+from tagtrail.processors.sink.checkpoint import (
+    before_offsets,
+    parse_pending,
+    parse_pending_group,
+    pending_metadata,
+)
 from tagtrail.processors.sink.container import ContainerWriter
 from tagtrail.processors.sink.framing import MovementFraming
 

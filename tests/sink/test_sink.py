@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import Consumer
-from tagtrail.processors.sink.batches import PartitionBatch, Record
 from tagtrail.processors.sink.checkpoint import after_offsets, before_offsets
 from tagtrail.processors.sink.writer import MovementWriter
 
@@ -19,6 +17,7 @@ from tests.sink.helpers import (
     movement,
     produce,
     produce_movements,
+    read_as_the_sink,
     read_dead_letters,
     site_for,
     wait_until,
@@ -84,20 +83,8 @@ def test_pending_batch_replayed_after_crash_is_not_duplicated(kafka, clickhouse_
     from tagtrail.history.migrations import migrate
 
     migrate(clickhouse)
-    items = [movement(i) for i in range(500)]
-    produce_movements(kafka, items)
-    consumer = Consumer(kafka.consumer_config(f"{kafka.topics.prefix}.sink"))
-    consumer.subscribe([kafka.topics.movements])
-    got: dict[int, list] = {}
-
-    def consumed_all() -> bool:
-        for m in consumer.consume(500, 0.5):
-            got.setdefault(m.partition(), []).append(m)
-        return sum(len(v) for v in got.values()) >= 500
-
-    wait_until(consumed_all, 30, "consumed all")
-    batches = [PartitionBatch(kafka.topics.movements, p, [Record(m.offset(), m.key(), m.value()) for m in ms[:120]])
-               for p, ms in got.items()]
+    produce_movements(kafka, [movement(i) for i in range(500)])
+    consumer, batches = read_as_the_sink(kafka, 500, per_partition=120)
     consumer.commit(offsets=before_offsets([[b] for b in batches]), asynchronous=False)
     writer = MovementWriter(clickhouse, wait=lambda s: True, backoff=lambda a: 0.1)
     for b in batches:
@@ -106,13 +93,18 @@ def test_pending_batch_replayed_after_crash_is_not_duplicated(kafka, clickhouse_
     written = sum(len(b.records) for b in batches)
     assert count(clickhouse, "SELECT count() FROM movements") == written
 
+    restart_and_check_every_movement_stored_once(kafka, clickhouse_target, clickhouse, 500)
+
+
+def restart_and_check_every_movement_stored_once(kafka, clickhouse_target, clickhouse, produced: int) -> None:
+    """The sink restarted on a crash state: once it has caught up, every movement is in the table
+    and in the views exactly once."""
     with SinkThread(site_for(kafka, clickhouse_target.settings, batch_rows=50), kafka, clickhouse):
         wait_until(lambda: committed_lag(kafka) == 0, 60, "offsets committed")
-
-    assert count(clickhouse, "SELECT count() FROM movements") == 500
-    assert count(clickhouse, "SELECT uniqExact(event_id) FROM movements") == 500
-    assert count(clickhouse, "SELECT sum(moves) FROM moves_hourly") == 500
-    assert count(clickhouse, "SELECT sum(arrivals) FROM location_flow") == 500
+    assert count(clickhouse, "SELECT count() FROM movements") == produced
+    assert count(clickhouse, "SELECT uniqExact(event_id) FROM movements") == produced
+    assert count(clickhouse, "SELECT sum(moves) FROM moves_hourly") == produced
+    assert count(clickhouse, "SELECT sum(arrivals) FROM location_flow") == produced
 
 
 @pytest.mark.parametrize(("pending", "landed"), [("all", False), ("all", True), ("one", True)])
@@ -123,20 +115,8 @@ def test_pending_group_insert_replayed_after_crash_is_stored_once(kafka, clickho
     from tagtrail.history.migrations import migrate
 
     migrate(clickhouse)
-    items = [movement(i) for i in range(600)]
-    produce_movements(kafka, items)
-    consumer = Consumer(kafka.consumer_config(f"{kafka.topics.prefix}.sink"))
-    consumer.subscribe([kafka.topics.movements])
-    got: dict[int, list] = {}
-
-    def consumed_all() -> bool:
-        for m in consumer.consume(600, 0.5):
-            got.setdefault(m.partition(), []).append(m)
-        return sum(len(v) for v in got.values()) >= 600
-
-    wait_until(consumed_all, 30, "consumed all")
-    group = [PartitionBatch(kafka.topics.movements, p, [Record(m.offset(), m.key(), m.value()) for m in got[p][:150]])
-             for p in sorted(got)]
+    produce_movements(kafka, [movement(i) for i in range(600)])
+    consumer, group = read_as_the_sink(kafka, 600, per_partition=150)
     assert len(group) > 1
     consumer.commit(offsets=before_offsets([group]), asynchronous=False)
     if pending == "one":
@@ -147,13 +127,7 @@ def test_pending_group_insert_replayed_after_crash_is_stored_once(kafka, clickho
         assert count(clickhouse, "SELECT count() FROM movements") == written
     consumer.close()
 
-    with SinkThread(site_for(kafka, clickhouse_target.settings, batch_rows=50), kafka, clickhouse):
-        wait_until(lambda: committed_lag(kafka) == 0, 60, "offsets committed")
-
-    assert count(clickhouse, "SELECT count() FROM movements") == 600
-    assert count(clickhouse, "SELECT uniqExact(event_id) FROM movements") == 600
-    assert count(clickhouse, "SELECT sum(moves) FROM moves_hourly") == 600
-    assert count(clickhouse, "SELECT sum(arrivals) FROM location_flow") == 600
+    restart_and_check_every_movement_stored_once(kafka, clickhouse_target, clickhouse, 600)
 
 
 def test_late_event_does_not_overwrite_newer_state(kafka, clickhouse_target, clickhouse):
