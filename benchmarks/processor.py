@@ -155,6 +155,24 @@ def portal_reads(codec: Codec, doors: int, arrivals: float, seconds: float, t0: 
         yield item_key.encode(), codec.encode_record(record), reported
 
 
+def preload(conn, reads) -> tuple[int, int]:
+    """Produces (key, value, _) reads to the reads topic as fast as the broker takes them, partitioned
+    as the adapters do; returns how many and their bytes."""
+    producer = Producer(conn.producer_config(**{"linger.ms": 50, "batch.num.messages": 10000}))
+    count = sizes = 0
+    for key, value, _ in reads:
+        while True:
+            try:
+                producer.produce(conn.topics.reads, value, key, partition=conn.partition_for(key))
+                break
+            except BufferError:
+                producer.poll(0.1)
+        sizes += len(value)
+        count += 1
+    producer.flush(120)
+    return count, sizes
+
+
 def spy_on(pid: int, out: str) -> subprocess.Popen:
     """py-spy (from the same environment) sampling the processor until interrupted; raw format."""
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--nonblocking",
@@ -227,20 +245,8 @@ def main() -> int:
     try:
         # -- preload ---------------------------------------------------------------------------
         t_gen = time.monotonic()
-        producer = Producer(conn.producer_config(**{"linger.ms": 50, "batch.num.messages": 10000}))
         t0 = (time.time_ns() // 1000) - 3600 * S
-        sizes = 0
-        preloaded = 0
-        for key, value, _ in traffic(args.reads, t0, 0, 0.0):
-            while True:
-                try:
-                    producer.produce(conn.topics.reads, value, key, partition=conn.partition_for(key))
-                    break
-                except BufferError:
-                    producer.poll(0.1)
-            sizes += len(value)
-            preloaded += 1
-        producer.flush(120)
+        preloaded, sizes = preload(conn, traffic(args.reads, t0, 0, 0.0))
         preload_s = time.monotonic() - t_gen
         print(f"preloaded {preloaded} reads ({sizes / preloaded:.0f} B each) in {preload_s:.1f} s", flush=True)
 

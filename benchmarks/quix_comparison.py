@@ -51,7 +51,6 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Producer,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
@@ -236,18 +235,8 @@ JOBS = {
 def preload(conn, codec: Codec, args) -> int:
     """Writes the input once; returns the mean encoded size of a read."""
     t_gen = time.monotonic()
-    producer = Producer(conn.producer_config(**{"linger.ms": 50, "batch.num.messages": 10000}))
     t0 = (time.time_ns() // 1000) - 3600 * bench.S
-    sizes = 0
-    for key, value, _ in bench.reads_for(codec, args.items, args.reads, args.reads_per_observation, t0, 997):
-        while True:
-            try:
-                producer.produce(conn.topics.reads, value, key, partition=conn.partition_for(key))
-                break
-            except BufferError:
-                producer.poll(0.1)
-        sizes += len(value)
-    producer.flush(120)
+    _, sizes = bench.preload(conn, bench.reads_for(codec, args.items, args.reads, args.reads_per_observation, t0, 997))
     print(f"preloaded {args.reads} reads ({sizes / args.reads:.0f} B each) in {time.monotonic() - t_gen:.1f} s",
           flush=True)
     return round(sizes / args.reads)
@@ -264,6 +253,7 @@ def run_round(n: int, args, bootstrap: str, quix_python: Path, variants: list[st
         out["read_bytes"] = preload(conn, codec, args)
         site_path = work / f"site-{n}.yaml"
         site_path.write_text(bench.SITE.format(bootstrap=bootstrap, prefix=prefix, partitions=args.partitions,
+                                               read_points=bench.CYCLE_POINTS, idle_advance_s=30,  # the default
                                                commit_every_s=args.commit_every_s, batch=args.batch))
         cmd = [sys.executable, "-m", "tagtrail.cli.main", "--log-level", "warning", "process", "--site", str(site_path)]
         out["tagtrail"] = drain("tagtrail process", cmd, f"{prefix}.processor", conn, args.reads, args.partitions,
