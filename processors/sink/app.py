@@ -89,6 +89,23 @@ def validate(settings: SinkSettings) -> None:
         raise ValueError(f"sink.retry_max_backoff_s must be positive, got {settings.retry_max_backoff_s}")
 
 
+def without_errors(messages: list) -> list:
+    """Consumed messages minus the error events librdkafka hands out among them, which are logged."""
+    if not has_errors(messages):
+        return messages
+    for m in messages:
+        if m.error() is not None:
+            log.warning("kafka_consume_error", error=str(m.error()))
+    return [m for m in messages if m.error() is None]
+
+
+def owned_batches(consumer: Consumer, batches: list[PartitionBatch]) -> list[PartitionBatch]:
+    """The batches of partitions this consumer owns: a replayed group also holds others' members,
+    whose AFTER commit is their owner's."""
+    owned = {tp.partition for tp in consumer.assignment()}
+    return [b for b in batches if b.partition in owned]
+
+
 def exponential_backoff(cap_s: float, base_s: float = 0.25) -> Callable[[int], float]:
     return lambda attempt: min(cap_s, base_s * (2 ** min(attempt, 20)))
 
@@ -209,15 +226,11 @@ class SinkLoop:
             while waiting:
                 if self.stop.is_set():
                     raise Stopping()
-                for m in reader.consume(num_messages=CONSUME_CHUNK, timeout=0.5):
-                    if m.error() is not None:
-                        log.warning("kafka_consume_error", error=str(m.error()), during="group replay")
-                        continue
-                    p, offset = m.partition(), m.offset()
-                    if p in waiting and offset <= last[p]:
-                        got[p].extend(Records([offset], [m.key()], [m.value()]))
-                    if p in waiting and offset >= last[p]:
-                        waiting.discard(p)
+                for _topic, p, records in by_partition(without_errors(reader.consume(num_messages=CONSUME_CHUNK, timeout=0.5))):
+                    if p in waiting:
+                        got[p].extend(records[:bisect.bisect_right(records.offsets, last[p])])
+                        if records.offsets[-1] >= last[p]:
+                            waiting.discard(p)
             return [PartitionBatch(self.topic, p, got[p]) for p, _, _ in spec]
         finally:
             reader.close()
@@ -227,8 +240,7 @@ class SinkLoop:
         the members this sink owns; their owners commit the others)."""
         if not batches:
             return
-        owned = {tp.partition for tp in self.consumer.assignment()}
-        mine = [b for b in batches if b.partition in owned]
+        mine = owned_batches(self.consumer, batches)
         try:
             if mine:
                 self._commit(after_offsets(mine))
@@ -285,13 +297,8 @@ class SinkLoop:
                 self.consumer.resume(assignment)
 
     def _add(self, messages: list) -> None:
-        if has_errors(messages):
-            for m in messages:
-                if m.error() is not None:
-                    log.warning("kafka_consume_error", error=str(m.error()))
-            messages = [m for m in messages if m.error() is None]
         extend = self.batcher.extend
-        for topic, partition, records in by_partition(messages):
+        for topic, partition, records in by_partition(without_errors(messages)):
             through = self._replayed_through.get(partition)
             if through is not None:  # written by a group replay: skip what it covered
                 if records.offsets[-1] <= through:
@@ -327,8 +334,7 @@ class SinkLoop:
                 batches = self.flusher.collect(timeout=0.1)
             except Stopping:
                 break
-            owned = {tp.partition for tp in consumer.assignment()}
-            mine = [b for b in batches or [] if b.partition in owned]
+            mine = owned_batches(consumer, batches or [])
             if mine:
                 try:
                     check_committed(consumer.commit(offsets=after_offsets(mine), asynchronous=False))

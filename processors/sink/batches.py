@@ -263,8 +263,8 @@ class Batcher:
         by_size = sorted(self._buffers.items(), key=lambda kv: -len(kv[1].records))
         # One partition due takes the others along (they would be due within batch_seconds anyway):
         # the sink writes a set as few group inserts, so this saves inserts and delays nothing.
-        along = self.align and any(
-            self._due(tp, b, now) for tp, b in by_size if b.records and tp not in self._replay_end)
+        due = {tp for tp, b in by_size if b.records and tp not in self._replay_end and self._due(tp, b, now)}
+        along = self.align and bool(due)
         batches = []
         for rank, (tp, buffer) in enumerate(by_size):
             if not buffer.records:
@@ -276,7 +276,7 @@ class Batcher:
                     continue
                 cut = bisect.bisect_right(buffer.records.offsets, replay_end)  # offsets ascend within a partition
                 del self._replay_end[tp]
-            elif everything or along or self._due(tp, buffer, now) or (crowded and rank < len(by_size) // 2 + 1):
+            elif everything or along or tp in due or (crowded and rank < len(by_size) // 2 + 1):
                 cut = min(len(buffer.records), self._max_rows)
             else:
                 continue
