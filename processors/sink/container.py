@@ -33,7 +33,11 @@ class _BlockPrefixes(dict):
     """Block count (1) and byte size, zigzag varints, per message size: sizes repeat a lot."""
 
     def __missing__(self, size: int) -> bytes:
-        prefix = self[size] = b"\x02" + _zigzag_varint(size)
+        buf = io.BytesIO()
+        enc = BinaryEncoder(buf)
+        enc.write_long(1)
+        enc.write_long(size)
+        prefix = self[size] = buf.getvalue()
         return prefix
 
 
@@ -61,12 +65,3 @@ class ContainerWriter:
         blocks = zip(map(self._prefixes.__getitem__, map(len, messages)), messages, repeat(sync))
         return b"".join(chain((self._header_meta, sync), chain.from_iterable(blocks)))
 
-
-def _zigzag_varint(value: int) -> bytes:
-    n = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
