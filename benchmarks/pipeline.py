@@ -5,8 +5,10 @@
 2. End to end: LLRP reader emulators (portal_traffic.py, its own process) -> `tagtrail ingest llrp` ->
    Kafka -> `tagtrail process` (exactly once) -> Kafka -> `tagtrail sink` -> ClickHouse (chdb), each stage
    its own process, on a real Apache Kafka broker. Measures sustained raw reads/s (what the processor
-   consumed and committed per second over the steady window) and read-to-queryable latency (a
-   movement row's insert time minus the event time of the read that decided it).
+   consumed and committed per second over the steady window) and read-to-queryable latency: from the
+   first read of a movement (its event time) to the insert that made it queryable. In live mode (the
+   default here, processing.provisional_movements) that is the provisional version in `live_items`;
+   the latency to the decided version in the history is reported next to it.
 
 Prints the ratio of (2) to the slowest limit in (1), and writes results/pipeline.json and
 results/pipeline.svg so runs can be compared.
@@ -49,7 +51,8 @@ def start_broker(workdir: Path) -> tuple[str, Path]:
     return f"127.0.0.1:{port}", data
 
 
-def site_yaml(bootstrap: str, prefix: str, ports: list[int], chdb: Path, spool: Path, window_s: float = 5.0) -> str:
+def site_yaml(bootstrap: str, prefix: str, ports: list[int], chdb: Path, spool: Path, window_s: float = 5.0,
+              live: bool = True) -> str:
     points, readers = [], []
     for i, port in enumerate(ports):
         for side in ("outer", "inner"):
@@ -61,7 +64,8 @@ def site_yaml(bootstrap: str, prefix: str, ports: list[int], chdb: Path, spool: 
     return (
         f"site_id: bench\nkafka:\n  bootstrap_servers: {bootstrap}\n  topic_prefix: {prefix}\n  partitions: 8\n"
         f"clickhouse:\n  dsn: chdb://{chdb}\n  database: bench\nllrp:\n  spool_dir: {spool}\n"
-        f"processing:\n  idle_advance_s: 3\n  smoothing_window_s: {window_s}\nread_points:\n" + "\n".join(points) + "\nreaders:\n" + "\n".join(readers) + "\n"
+        f"processing:\n  idle_advance_s: 3\n  smoothing_window_s: {window_s}\n"
+        f"  provisional_movements: {'true' if live else 'false'}\nread_points:\n" + "\n".join(points) + "\nreaders:\n" + "\n".join(readers) + "\n"
     )
 
 
@@ -84,8 +88,30 @@ class Offsets:
         self.group.close()
 
 
+TAIL_S = 3  # the site's idle_advance_s
+FIRST_QUERYABLE = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS bench_first_queryable ENGINE = MergeTree ORDER BY event_id AS
+SELECT event_id, event_time, recorded_at, provisional, now64(6) AS ingested_at FROM movements_ingest_v2
+"""
+
+
+def prepare_clickhouse(chdb: Path) -> None:
+    """Tables first, plus the benchmark's own probe: the insert time of every version of every movement,
+    provisional ones included (item_live keeps only an item's latest)."""
+    from tagtrail.clickhouse import connect_clickhouse
+    from tagtrail.config import ClickHouseSettings
+    from tagtrail.history.migrations import migrate
+
+    client = connect_clickhouse(ClickHouseSettings(dsn=f"chdb://{chdb}", database="bench"))
+    try:
+        migrate(client)
+        client.command(FIRST_QUERYABLE)
+    finally:
+        client.close()
+
+
 def run_end_to_end(bootstrap: str, workdir: Path, readers: int, arrivals: float, duration: float,
-                   warmup: float, window_s: float = 5.0) -> dict:
+                   warmup: float, window_s: float = 5.0, live: bool = True) -> dict:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     traffic = subprocess.Popen(
@@ -96,7 +122,8 @@ def run_end_to_end(bootstrap: str, workdir: Path, readers: int, arrivals: float,
     ports = [json.loads(traffic.stdout.readline())["port"] for _ in range(readers)]
     site = workdir / "site.yaml"
     chdb = workdir / "chdb"
-    site.write_text(site_yaml(bootstrap, prefix, ports, chdb, workdir / "spool", window_s))
+    site.write_text(site_yaml(bootstrap, prefix, ports, chdb, workdir / "spool", window_s, live))
+    prepare_clickhouse(chdb)
     logs = {name: open(workdir / f"{name}.log", "w") for name in ("llrp", "process", "sink")}
     cmd = [sys.executable, "-m", "tagtrail.cli.main", "--log-json"]
     services = {
@@ -152,18 +179,48 @@ def run_end_to_end(bootstrap: str, workdir: Path, readers: int, arrivals: float,
     from tagtrail.config import ClickHouseSettings
 
     client = connect_clickhouse(ClickHouseSettings(dsn=f"chdb://{chdb}", database="bench"))
-    rows, p50, p99, pmax = client.query(
+    # Items first read in the last seconds of traffic are decided by idle_advance_s after it stops, not by live
+    # traffic: latency counts movements up to TAIL_S before the latest one.
+    rows = client.query("SELECT count() FROM movements").result_rows[0][0]
+    measured, p50, p99, pmax = client.query(
         "SELECT count(), quantileExact(0.5)(l), quantileExact(0.99)(l), max(l) FROM "
-        "(SELECT (toUnixTimestamp64Micro(ingested_at) - toUnixTimestamp64Micro(event_time)) / 1e6 AS l FROM movements)"
+        "(SELECT (toUnixTimestamp64Micro(min(ingested_at)) - toUnixTimestamp64Micro(any(event_time))) / 1e6 AS l "
+        " FROM bench_first_queryable GROUP BY event_id HAVING event_id IN (SELECT event_id FROM movements) "
+        f" AND any(event_time) < (SELECT max(event_time) FROM movements) - INTERVAL {TAIL_S} SECOND)"
     ).result_rows[0]
+    decided_p50, decided_p99 = client.query(
+        "SELECT quantileExact(0.5)(l), quantileExact(0.99)(l) FROM "
+        "(SELECT (toUnixTimestamp64Micro(ingested_at) - toUnixTimestamp64Micro(event_time)) / 1e6 AS l FROM movements "
+        f" WHERE event_time < (SELECT max(event_time) FROM movements) - INTERVAL {TAIL_S} SECOND)"
+    ).result_rows[0]
+    # where the first version's time goes: read -> published by the processor -> inserted by the sink
+    stage_p50_p99 = client.query(
+        "SELECT quantilesExact(0.5, 0.99)(p), quantilesExact(0.5, 0.99)(s) FROM (SELECT "
+        "(toUnixTimestamp64Micro(argMin(recorded_at, ingested_at)) - toUnixTimestamp64Micro(any(event_time))) / 1e6 AS p, "
+        "(toUnixTimestamp64Micro(min(ingested_at)) - toUnixTimestamp64Micro(argMin(recorded_at, ingested_at))) / 1e6 AS s "
+        "FROM bench_first_queryable GROUP BY event_id)").result_rows[0]
+    # per second of event time: is the tail steady or bursts?
+    by_second = client.query(
+        "SELECT toUnixTimestamp(t) - min(toUnixTimestamp(t)) OVER () AS s, count(), quantileExact(0.99)(l) FROM "
+        "(SELECT toStartOfSecond(any(event_time)) AS t, (toUnixTimestamp64Micro(min(ingested_at)) - "
+        "toUnixTimestamp64Micro(any(event_time))) / 1e6 AS l FROM bench_first_queryable GROUP BY event_id) "
+        "GROUP BY t ORDER BY t").result_rows
+    provisional, overturned = client.query(
+        "SELECT countIf(provisional), uniqExactIf(event_id, provisional AND event_id NOT IN (SELECT event_id FROM movements)) "
+        "FROM bench_first_queryable").result_rows[0]
     client.close()
     cpu_s = sum(cpu1.values()) - sum(cpu0.values())
     return {
         "readers": readers, "arrivals_per_s_per_door": arrivals, "window_s": round(span, 1),
         "reads_sent_by_readers": summary["sent"], "items": summary["items"],
         "raw_reads_per_s_into_kafka": round(produced_rate), "raw_reads_per_s_processed": round(processed_rate),
-        "movements_in_clickhouse": rows, "latency_p50_s": round(p50, 3), "latency_p99_s": round(p99, 3),
-        "latency_max_s": round(pmax, 3), "stage_cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0},
+        "movements_in_clickhouse": rows, "latency_movements": measured, "latency_p50_s": round(p50, 3), "latency_p99_s": round(p99, 3),
+        "latency_max_s": round(pmax, 3), "live_mode": live, "provisional_versions": provisional,
+        "provisional_overturned": overturned,
+        "latency_p99_s_by_second": [[int(s), n, round(x, 2)] for s, n, x in by_second],
+        "first_version_read_to_published_p50_p99_s": [round(x, 3) for x in stage_p50_p99[0]],
+        "first_version_published_to_queryable_p50_p99_s": [round(x, 3) for x in stage_p50_p99[1]],
+        "decided_latency_p50_s": round(decided_p50, 3), "decided_latency_p99_s": round(decided_p99, 3), "stage_cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0},
         "cpu_us_per_read": round(cpu_s / max(1, produced_rate * span) * 1e6, 1), "samples": samples,
     }
 
@@ -214,6 +271,8 @@ def main() -> int:
     p.add_argument("--smoothing-window-s", type=float, default=5.0,
                    help="processing.smoothing_window_s of the site (default 5, the site default): read-to-queryable "
                         "latency is bounded below by it")
+    p.add_argument("--no-live", dest="live", action="store_false",
+                   help="leave processing.provisional_movements off: movements become queryable only once decided")
     p.add_argument("--save-suffix", default="", help="save as results/pipeline<SUFFIX>.json and .svg")
     args = p.parse_args()
     from tagtrail.logging import configure_logging
@@ -241,7 +300,7 @@ def main() -> int:
                 print(f"   {lim.name:<20} {lim.per_second:>12,.0f} /s  ({lim.note})")
             print(f"2. end to end: {args.readers} readers, {args.arrivals:g} items/s per door, {args.duration:g} s")
             e2e = run_end_to_end(bootstrap, workdir, args.readers, args.arrivals, args.duration, args.warmup,
-                                 args.smoothing_window_s)
+                                 args.smoothing_window_s, args.live)
         finally:
             if broker_dir is not None:
                 subprocess.run([str(REPO / "deploy/local/kafka.sh"), "stop", str(broker_dir)], stdout=subprocess.DEVNULL)
@@ -259,8 +318,11 @@ def main() -> int:
     print(
         f"\nend to end: {e2e['raw_reads_per_s_processed']:,} raw reads/s processed exactly once "
         f"({e2e['raw_reads_per_s_into_kafka']:,}/s offered), {e2e['movements_in_clickhouse']:,} movements, "
-        f"read-to-queryable p50 {e2e['latency_p50_s']} s, p99 {e2e['latency_p99_s']} s; "
+        f"read-to-queryable{' (live)' if args.live else ''} p50 {e2e['latency_p50_s']} s, p99 {e2e['latency_p99_s']} s, "
+        f"to decided p50 {e2e['decided_latency_p50_s']} s, p99 {e2e['decided_latency_p99_s']} s; "
         f"{e2e['cpu_us_per_read']} CPU µs per read across stages\n"
+        f"first version: read to published p50/p99 {e2e['first_version_read_to_published_p50_p99_s']} s, "
+        f"published to queryable {e2e['first_version_published_to_queryable_p50_p99_s']} s\n"
         f"ratio to the slowest limit ({slowest.name}, {slowest.per_second:,.0f}/s): {ratio:.2f}"
     )
     (RESULTS / f"pipeline{args.save_suffix}.json").write_text(json.dumps(result, indent=2))

@@ -12,6 +12,8 @@ Semantics of the movements topic (what "exactly once" and "same history" mean he
 * A movement that a late event makes wrong (e.g. a late read that shows the item never left) is
   *retracted*: re-published with the same id, its last content, `anomaly` set to
   "retracted: ..." and the Kafka header `tagtrail-retracted: 1`.
+* In live mode a movement is first published `provisional` (see timeline): the decided version
+  replaces it under the same id, or it is retracted like any other.
 * The history of an item is therefore: the latest version of each event id, minus retracted
   ones. That history is the same whatever order the inputs arrived in, within the lateness bound.
   For input that arrives in event-time order, every id is published exactly once.
@@ -43,6 +45,7 @@ class Emitted(msgspec.Struct, array_like=True):
     direction: str
     anomaly: str | None
     sources: list[str]
+    provisional: bool = False  # last in the array: states written before live mode existed still decode
 
 
 def movement_id(item_key: str, t: Transition) -> str:
@@ -70,7 +73,7 @@ def _same(e: Emitted, t: Transition) -> bool:
     return (e.movement_type == t.movement_type and e.event_time == t.event_time and e.from_location == t.from_location
             and e.to_location == t.to_location and e.read_point == t.read_point and e.biz_step == t.biz_step
             and e.disposition == t.disposition and e.direction == t.direction and e.anomaly == t.anomaly
-            and e.sources == t.sources)
+            and e.sources == t.sources and e.provisional == t.provisional)
 
 
 def _movement(event_id: str, identity: Identity, e: Emitted, recorded_at: int, anomaly: str | None) -> Movement:
@@ -78,7 +81,7 @@ def _movement(event_id: str, identity: Identity, e: Emitted, recorded_at: int, a
         event_id=event_id, identity=identity, movement_type=e.movement_type, biz_step=e.biz_step,
         disposition=e.disposition, event_time=e.event_time, recorded_at=recorded_at, from_location=e.from_location,
         to_location=e.to_location, read_point=e.read_point, direction=e.direction, anomaly=anomaly,
-        source_event_ids=list(e.sources),
+        source_event_ids=list(e.sources), provisional=e.provisional,
     )
 
 
@@ -98,12 +101,13 @@ def diff(item_key: str, identity: Identity, transitions: list[Transition], emitt
         if old is not None and _same(old, t):
             continue
         e = Emitted(t.movement_type, t.event_time, t.from_location, t.to_location, t.read_point, t.biz_step,
-                    t.disposition, t.direction, t.anomaly, list(t.sources))
+                    t.disposition, t.direction, t.anomaly, list(t.sources), t.provisional)
         emitted[event_id] = e
         out.append((_movement(event_id, identity, e, recorded_at, t.anomaly), False))
     for event_id in [k for k in emitted if k not in seen]:
         e = emitted[event_id]
-        if e.event_time < horizon or (decided_until is not None and e.event_time >= decided_until):
+        # Undecided movements may still come back, except provisional ones: the live view moved on.
+        if e.event_time < horizon or (decided_until is not None and e.event_time >= decided_until and not e.provisional):
             continue
         del emitted[event_id]
         out.append((_movement(event_id, identity, e, recorded_at, RETRACTED), True))

@@ -44,7 +44,7 @@ class Rules:
         hold_off = max(1, int(p.location_hold_off_s * S))
         return cls(
             points=points,
-            location=LocationRules(hold_off, p.rssi_margin_db, steps),
+            location=LocationRules(hold_off, p.rssi_margin_db, steps, p.provisional_movements),
             lateness_bound_us=int(p.lateness_bound_s * S),
             missing_after_us=int(p.missing_after_s * S),
             future_tolerance_us=int(p.future_tolerance_s * S),

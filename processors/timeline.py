@@ -15,6 +15,15 @@ log was filled in. Location rules (all in event time):
 
 A decision is made only once the watermark shows every fact it depends on (`Pending`), so
 in-order input never revises an emitted movement; only late input can.
+
+Live mode (`LocationRules.provisional`): a portal crossing is decided only once the item has left both
+fields plus the window, seconds after it was first read. While an arrival contest that involves a
+crossing is pending, the sweep also returns the arrival its leader so far would make, as a
+*provisional* transition: the same anchor and time as the decision it anticipates (hence the same
+event id: the decided movement replaces it), but direction "unknown" and the step and disposition of
+an undecided crossing. When a stronger read changes the leader, or the decision goes another way,
+the provisional movement is retracted. Contests without a crossing are decided within the hold-off
+anyway and get no provisional movement.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from tagtrail.processors.direction import NONE, OUTBOUND
+from tagtrail.processors.direction import NONE, OUTBOUND, UNKNOWN
 from tagtrail.processors.disposition import StepTable, anomaly, scan_step
 from tagtrail.processors.sightings import Sighting
 
@@ -62,6 +71,7 @@ class Transition:
     anomaly: str | None
     anchor: str
     sources: list[str] = field(default_factory=list)
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class LocationRules:
     hold_off_us: int
     margin_db: float
     steps: StepTable
+    provisional: bool = False  # live mode: also return arrivals not decided yet (see the module docstring)
 
 
 def _rank(s: Sighting) -> tuple[float, int, str]:
@@ -110,6 +121,16 @@ class _Sweep:
     def move_to(self, s: Sighting, time: int, anchor: str) -> None:
         step, disposition = self.rules.steps.for_location(s.kind, s.direction)
         self.emit(time, s.location, s.read_point, step, disposition, s.direction, anchor, [s.source])
+
+    def provisional_arrival(self, s: Sighting, time: int, anchor: str) -> Transition:
+        """What `move_to` will most likely emit once `s` is decided, without changing the sweep's state.
+        A crossing's direction is not known before the item left the portal: "unknown" until then."""
+        direction = NONE if not s.is_crossing else UNKNOWN
+        step, disposition = self.rules.steps.for_location(s.kind, direction)
+        before = self.location
+        movement_type = "state_changed" if s.location == before else ("arrived" if before is None else "moved")
+        return Transition(movement_type, time, before, s.location, s.read_point, step, disposition, direction, None,
+                          anchor, [s.source], provisional=True)
 
     def close_current(self) -> None:
         cur = self.cur
@@ -199,6 +220,10 @@ def sweep(sightings: list[Sighting], scans: list[ScanFact], missing: list[int], 
                 need = max(c.final_at for _, c in cands)
                 if watermark < need:
                     pending, undecided = need, key
+                    if rules.provisional and any(c.is_crossing for _, c in cands):
+                        best = max((c for _, c in cands), key=_rank)
+                        if best.is_crossing or best.location != st.location:
+                            st.out.append(st.provisional_arrival(best, key, f"arrive:{best.read_point}:{best.source}"))
                     break
                 settled = max(settled, need)
                 best = max((c for _, c in cands), key=_rank)

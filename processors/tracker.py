@@ -36,6 +36,7 @@ class PartitionTracker:
         self._timers: list[tuple[int, str]] = []  # (processing time, item) for missing checks
         self._armed: set[str] = set()  # items with an entry in _timers (one each, re-armed lazily)
         self._hold_off = rules.location.hold_off_us
+        self._provisional = rules.location.provisional  # live mode: a new portal observation may move the live view
         self._points = rules.points.points
         # Portal antennas: their observations are decided as crossings (see sightings), never before
         # the crossing's end plus the window.
@@ -87,7 +88,9 @@ class PartitionTracker:
             # decision still pending, and costs a recompute and a changelog write each time.
             need = entry_end_us(obs[-1], self._hold_off)
             window = self._crossing_windows.get(read_point)
-            if window is not None and obs[-1].last + window > need:
+            if window is not None and self._provisional:
+                self.touched.add(item_key)  # live mode: publish where it is being read now (see timeline)
+            elif window is not None and obs[-1].last + window > need:
                 need = obs[-1].last + window
             if item.pending_at is None or need < item.pending_at:
                 item.pending_at = need

@@ -26,7 +26,7 @@ from tagtrail.wire import DecodeError
 
 log = structlog.get_logger(__name__)
 
-INGEST_TABLE = "movements_ingest"
+INGEST_TABLE = "movements_ingest_v2"
 # Batches are capped well below max_insert_block_size, so one insert is one block and one token.
 MAX_BATCH_ROWS = 1_000_000
 INSERT_SETTINGS = {

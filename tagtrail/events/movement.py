@@ -27,3 +27,5 @@ class Movement(msgspec.Struct, frozen=True, kw_only=True):
     action: str = "OBSERVE"
     anomaly: str | None = None
     source_event_ids: list[str] = msgspec.field(default_factory=list)
+    # Live mode only: not decided yet, replaced by the decided version (same event_id) or retracted.
+    provisional: bool = False

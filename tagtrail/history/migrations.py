@@ -88,8 +88,8 @@ def apply_reads_ttl(client: Any, days: int) -> None:
 _CREATE = re.compile(r"^CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS (\w+)", re.MULTILINE)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(\(([^)]*)\))?")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-DISTRIBUTED = ("movements", "item_current", "item_arrival", "location_flow", "moves_hourly")
-SHARDED_BY_ITEM = ("movements", "item_current", "item_arrival")
+DISTRIBUTED = ("movements", "item_current", "item_arrival", "item_live", "location_flow", "moves_hourly")
+SHARDED_BY_ITEM = ("movements", "item_current", "item_arrival", "item_live")
 
 
 def cluster_ddl(cluster_name: str) -> str:

@@ -33,7 +33,7 @@ def clickhouse(clickhouse_settings: ClickHouseSettings):
 
 
 def store(client, movements: list[Movement], *, first_offset: int = 0) -> None:
-    """Writes movements the way the sink does (Avro into movements_ingest, views fed on insert)."""
+    """Writes movements the way the sink does (Avro into its ingest table, views fed on insert)."""
     codec = Codec("Movement")
     records = [Record(first_offset + i, m.identity.item_key.encode(), codec.encode(m)) for i, m in enumerate(movements)]
     writer = MovementWriter(client, wait=lambda s: True, backoff=lambda a: 0.1)

@@ -105,3 +105,31 @@ def test_random_wandering_gives_the_same_history_in_any_order_and_batching(seed)
     random.Random(seed).shuffle(shuffled)
     assert fold(run_core(cfg, shuffled, advance_every=1 + seed % 7)[0]) == expected
     assert fold(run_core(cfg, events, advance_every=37)[0]) == expected
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_live_mode_ends_with_the_history_decided_without_it(seed):
+    """Provisional movements are replaced or retracted: once everything is decided, the history is the
+    one published without live mode, whatever the arrival order."""
+    events = _busy_site_script().events()
+    expected = fold(run_core(site(), events)[0])
+    if seed is not None:
+        events = list(events)
+        random.Random(seed).shuffle(events)
+    published, dead = run_core(site("  provisional_movements: true\n"), events, advance_every=7)
+    assert not dead
+    assert any(m.provisional for m, _ in published)  # not vacuous: live mode published early
+    assert fold(published) == expected
+    assert not any(m.provisional for item in fold_latest(published).values() for m in item)
+
+
+def fold_latest(published) -> dict[str, list]:
+    """The latest version of each movement still in the history, per item."""
+    latest = {}
+    for m, retracted in published:
+        latest[m.event_id] = (m, retracted)
+    out: dict[str, list] = {}
+    for m, retracted in latest.values():
+        if not retracted:
+            out.setdefault(m.identity.item_key, []).append(m)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from tagtrail.processors.sink.checkpoint import after_offsets, before_offsets
 from tagtrail.processors.sink.writer import MovementWriter
@@ -155,3 +156,38 @@ def test_settings_that_break_batch_boundaries_are_refused(kafka, clickhouse_targ
 
     with pytest.raises(ValueError, match="batch_rows"):
         run_sink(site_for(kafka, clickhouse_target.settings, batch_rows=2_000_000), kafka, clickhouse, stop=threading.Event())
+
+
+def test_provisional_movements_show_live_and_never_enter_the_history(kafka, clickhouse_target, clickhouse):
+    """Live mode through the sink: a provisional arrival is visible in live_items at once; the history, the
+    state and the hourly flows hold decided movements only; the decided version replaces the provisional
+    one; a retracted provisional movement no longer shows."""
+    stored = movement(1, item=1, to="storage-a")  # item 1 sits in storage-a, decided
+    early = movement(2, item=1, frm="storage-a", to="dock-door-1", biz_step="arriving", disposition="unknown",
+                     direction="unknown", provisional=True)
+    wrong = movement(3, item=2, to="dock-door-2", biz_step="arriving", disposition="unknown", provisional=True)
+    produce_movements(kafka, [stored, early, wrong])
+    with SinkThread(site_for(kafka, clickhouse_target.settings, batch_seconds=0.2), kafka, clickhouse):
+        wait_until(lambda: committed_lag(kafka) == 0, 30, "provisional movements stored")
+        live = {r[0]: r[1:] for r in clickhouse.query(
+            "SELECT item_key, location, biz_step, provisional FROM live_items").result_rows}
+        assert live == {stored.identity.item_key: ("dock-door-1", "arriving", 1),
+                        wrong.identity.item_key: ("dock-door-2", "arriving", 1)}
+        assert [r[0] for r in clickhouse.query("SELECT event_id FROM movement_history").result_rows] == [stored.event_id]
+        assert count(clickhouse, "SELECT sum(arrivals) FROM location_flow") == 1
+        names, rows = queries.where_is(clickhouse, stored.identity.item_key)
+        assert dict(zip(names, rows[0]))["location"] == "storage-a"  # the decided state
+
+        decided = msgspec.structs.replace(early, biz_step="receiving", disposition="in_progress", direction="inbound",
+                                          recorded_at=early.recorded_at + 5_000_000, provisional=False)
+        retraction = msgspec.structs.replace(wrong, anomaly="retracted: superseded by late input",
+                                             recorded_at=wrong.recorded_at + 5_000_000)
+        produce_movements(kafka, [decided, retraction])
+        wait_until(lambda: committed_lag(kafka) == 0, 30, "decided movement stored")
+    live = {r[0]: r[1:] for r in clickhouse.query(
+        "SELECT item_key, location, biz_step, provisional FROM live_items").result_rows}
+    assert live == {stored.identity.item_key: ("dock-door-1", "receiving", 0)}
+    assert [r[0] for r in clickhouse.query("SELECT event_id FROM movement_history ORDER BY event_time").result_rows] == [
+        stored.event_id, decided.event_id]
+    assert count(clickhouse, "SELECT sum(arrivals) FROM location_flow") == 2
+    assert count(clickhouse, "SELECT sum(moves) FROM moves_hourly") == 2
