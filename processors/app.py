@@ -25,7 +25,7 @@ from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import LagReporter, Metrics
 from tagtrail.processors.call_watchdog import CallWatchdog
 from tagtrail.processors.checkpoint import Checkpoint, Rewind
-from tagtrail.processors.emission import RETRACTED_HEADER
+from tagtrail.processors.emission import PROVISIONAL_HEADER, RETRACTED_HEADER
 from tagtrail.processors.read_decoder import TagReadDecoder
 from tagtrail.processors.state_store import changelog_records, restore
 from tagtrail.processors.tracker import PartitionTracker, Rules
@@ -232,8 +232,10 @@ class Processor:
             for movement, retracted in tracker.advance(now):
                 key = movement.identity.item_key.encode()
                 value = self.movement_codec.encode(movement)
-                self._produce(topic, self.conn.partition_for(key, self.movement_partitions), key, value,
-                              [RETRACTED_HEADER] if retracted else None)
+                headers = [RETRACTED_HEADER] if retracted else None
+                if movement.provisional:
+                    headers = [*(headers or ()), PROVISIONAL_HEADER]
+                self._produce(topic, self.conn.partition_for(key, self.movement_partitions), key, value, headers)
                 self.counts["movements"] += 1
                 if self.metrics is not None:
                     self.metrics.movements(movement.movement_type)

@@ -12,8 +12,9 @@ Semantics of the movements topic (what "exactly once" and "same history" mean he
 * A movement that a late event makes wrong (e.g. a late read that shows the item never left) is
   *retracted*: re-published with the same id, its last content, `anomaly` set to
   "retracted: ..." and the Kafka header `tagtrail-retracted: 1`.
-* In live mode a movement is first published `provisional` (see timeline): the decided version
-  replaces it under the same id, or it is retracted like any other.
+* In live mode a movement is first published `provisional` (see timeline), with the Kafka header
+  `tagtrail-provisional: 1`: the decided version replaces it under the same id, or it is retracted
+  like any other.
 * The history of an item is therefore: the latest version of each event id, minus retracted
   ones. That history is the same whatever order the inputs arrived in, within the lateness bound.
   For input that arrives in event-time order, every id is published exactly once.
@@ -30,6 +31,8 @@ from tagtrail.processors.timeline import Transition
 
 RETRACTED = "retracted: superseded by late input"
 RETRACTED_HEADER = ("tagtrail-retracted", b"1")
+# Live mode: lets a consumer tell provisional movements apart without decoding them.
+PROVISIONAL_HEADER = ("tagtrail-provisional", b"1")
 
 
 class Emitted(msgspec.Struct, array_like=True):

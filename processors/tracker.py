@@ -89,13 +89,24 @@ class PartitionTracker:
             need = entry_end_us(obs[-1], self._hold_off)
             window = self._crossing_windows.get(read_point)
             if window is not None and self._provisional:
-                self.touched.add(item_key)  # live mode: publish where it is being read now (see timeline)
+                if self._may_move_live_view(item, info.portal):
+                    self.touched.add(item_key)  # live mode: publish where it is being read now (see timeline)
             elif window is not None and obs[-1].last + window > need:
                 need = obs[-1].last + window
             if item.pending_at is None or need < item.pending_at:
                 item.pending_at = need
                 heapq.heappush(self._due, (need, item_key))
         return None
+
+    def _may_move_live_view(self, item: ItemState, portal: str | None) -> bool:
+        """Live mode: whether a new observation at `portal` can change the provisional movement. Not when
+        a decision is pending and every read point in the item's log is this portal's: the observation
+        joins the crossing already leading (its other side), and the pending decision will see it. That
+        skips one of the two extra recomputes live mode would make per crossing."""
+        if item.pending_at is None:
+            return True
+        points = self._points
+        return any(points[rp].portal != portal for rp in item.observations if rp in points)
 
     def add_scan(self, scan: Scan, now: int) -> str | None:
         reason = self.watermark.admit(scan.scanned_at, scan.scanned_at, now)

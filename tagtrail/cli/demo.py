@@ -61,7 +61,8 @@ def _print_progress(snap, previous) -> None:
     fresh = f"{snap.freshness_s:5.1f} s" if snap.freshness_s is not None else "    -"
     print(
         f"  reads {snap.reads:>7,} ({rate_r:>6,.0f}/s)  scans {snap.scans:>5,}  movements {snap.movements:>6,} "
-        f"({rate_m:>5,.0f}/s)  in ClickHouse {snap.rows:>6,}  lag: {snap.sink_lag:>5,} movements, newest row {fresh} old",
+        f"({rate_m:>5,.0f}/s)  in ClickHouse {snap.rows:>6,}  lag: {snap.sink_lag:>5,} movements, newest row {fresh} old"
+        f"  live (provisional) {snap.provisional:>5,}",
         file=sys.stderr,
         flush=True,
     )

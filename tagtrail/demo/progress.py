@@ -2,7 +2,9 @@
 
 Reading topics and tables rather than stage internals keeps the demo honest. Counts come from
 tailing the topics with read_committed (offsets would include transaction markers); lag is what a
-dashboard shows: movements on Kafka not yet in ClickHouse, and how old the newest row is.
+dashboard shows: movements on Kafka not yet in ClickHouse, and how old the newest row is. Provisional
+movements (live mode, Kafka header `tagtrail-provisional`) are counted apart: they never become rows
+of `movements`.
 (librdkafka's mock cluster does not expose offsets committed inside transactions, so consumer-group
 offset lag is not available on embedded defaults.)
 """
@@ -16,6 +18,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+PROVISIONAL = ("tagtrail-provisional", b"1")  # the processor's header on provisional movements (live mode)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -26,6 +30,7 @@ class Snapshot:
     dead_letters: int
     rows: int
     freshness_s: float | None  # now minus the newest movement's event time in ClickHouse
+    provisional: int = 0  # live mode: provisional movements published (shown in live_items, not history)
 
     @property
     def sink_lag(self) -> int:
@@ -41,6 +46,7 @@ class Progress:
                                "fetch.max.bytes": 52428800})
         self._tail.assign([TopicPartition(t, p, 0) for t, n in partitions.items() for p in range(n)])
         self._counts = {t: 0 for t in partitions}
+        self._provisional = 0
         self.last: Snapshot | None = None
 
     def _count_tail(self) -> None:
@@ -49,7 +55,12 @@ class Progress:
             if not batch:
                 return
             for msg in batch:
-                if not msg.error():
+                if msg.error():
+                    continue
+                headers = msg.headers()
+                if headers and PROVISIONAL in headers:
+                    self._provisional += 1
+                else:
                     self._counts[msg.topic()] += 1
 
     def sample(self) -> Snapshot:
@@ -60,7 +71,7 @@ class Progress:
         freshness = (time.time() - newest / 1e6) if rows else None
         t = self._topics
         snap = Snapshot(time.monotonic(), self._counts[t.reads], self._counts[t.scans], self._counts[t.movements],
-                        self._counts[t.dead_letters], int(rows), freshness)
+                        self._counts[t.dead_letters], int(rows), freshness, self._provisional)
         self.last = snap
         return snap
 

@@ -80,8 +80,9 @@ class DemoWarehouse:
             scanners=scanners,
             llrp=LlrpSettings(spool_dir=str(self.workdir / "spool")),
             scans=ScanServiceSettings(host="127.0.0.1", port=self.scan_port),
-            # The simulation goes quiet at its end: let idle partitions decide after 3 s, not 30 s.
-            processing=ProcessingSettings(idle_advance_s=3.0),
+            # The simulation goes quiet at its end: let idle partitions decide after 3 s, not 30 s. Live mode:
+            # live_items shows what the dock doors are reading before crossings are decided.
+            processing=ProcessingSettings(idle_advance_s=3.0, provisional_movements=True),
         )
 
 

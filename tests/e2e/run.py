@@ -50,6 +50,8 @@ class Outcome:
     exits: dict[str, int | None] = field(default_factory=dict)  # exit codes on SIGTERM at the end (None: hung)
     acknowledged_scans: int = 0
     rejected_good_scans: list[dict] = field(default_factory=list)
+    live_items: int = 0  # items that had a provisional movement (live mode, item_live)
+    undecided_live: list[tuple] = field(default_factory=list)  # live_items rows still provisional at the end
     elapsed_s: float = 0.0
 
 
@@ -152,6 +154,9 @@ def run(tmp_path: Path, broker, clickhouse, *, seed: int, waves: int = 3, items_
             histories = _converged(client, plan, pipeline, settle_s, drain_timeout_s)
             dupes = client.query("SELECT event_id, count() AS c FROM movements GROUP BY event_id HAVING c > 1").result_rows
             tracked = {str(r[0]) for r in client.query("SELECT DISTINCT item_key FROM movements").result_rows}
+            live = client.query("SELECT uniqExact(item_key) FROM item_live").result_rows[0][0]
+            undecided = client.query("SELECT item_key, location, last_event_id FROM live_items WHERE provisional = 1"
+                                     ).result_rows
         finally:
             client.close()
         crashed = {**pipeline.crashed(), **{f"crash {i}": c for i, c in enumerate(pipeline.crashes)}}
@@ -166,7 +171,7 @@ def run(tmp_path: Path, broker, clickhouse, *, seed: int, waves: int = 3, items_
             bootstrap=broker.bootstrap_servers, sent=sent, crashed=crashed, exits=exits,
             actions=sorted(timeline.done, key=lambda a: float(a.split("s", 1)[0])),
             acknowledged_scans=handhelds.acknowledged, rejected_good_scans=handhelds.rejected,
-            elapsed_s=time.monotonic() - started,
+            elapsed_s=time.monotonic() - started, live_items=int(live), undecided_live=[tuple(r) for r in undecided],
         )
     finally:
         stop.set()

@@ -37,6 +37,7 @@ def test_history_equals_ground_truth_through_faults_and_bad_input_is_dead_letter
                f"({len(out.sent.frames)} LLRP, {len(out.sent.scans)} scans, {len(out.sent.requests)} refused uploads), "
                f"{len(out.scenario.items)} items checked, {len(out.scenario.reads)} reads, "
                f"{out.acknowledged_scans} scans acknowledged, {len(letters)} dead letters, "
+               f"{out.live_items} items shown live before their crossing was decided, "
                f"{len(read_ids) - len(set(read_ids))} reads re-sent after a crash (deduplicated downstream), {out.elapsed_s:.0f} s\n")
     with capsys.disabled():  # the summary shows even without -s
         print(summary + "\n".join(out.actions))
@@ -66,6 +67,10 @@ def test_history_equals_ground_truth_through_faults_and_bad_input_is_dead_letter
     unplanned = out.tracked_items - {item.item_key for item in out.scenario.items}
     check(not unplanned, f"movements of items nobody planned (a bad input taken for a read or scan?): {sorted(unplanned)}")
     check(out.duplicate_event_ids == [], f"duplicate event ids in ClickHouse: {out.duplicate_event_ids[:10]}")
+    # live mode (on in the demo warehouse): items were shown provisionally, and through every fault each
+    # provisional movement was decided or retracted: none is left showing in live_items
+    check(out.live_items > 0, "live mode published no provisional movement")
+    check(out.undecided_live == [], f"provisional movements never decided or retracted: {out.undecided_live[:10]}")
 
     # every bad scan is in the dead-letter topic once, with its reason
     by_event = Counter((d.stage, d.context.get("event_id"), d.reason) for d in letters)

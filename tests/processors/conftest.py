@@ -133,7 +133,8 @@ def by_item(ms: list[Movement]) -> dict[str, list[tuple]]:
 class ThreadedProcessor:
     def __init__(self, site_config, conn: KafkaConnection, instance_id: str = "0", clock=None) -> None:
         self.stop = threading.Event()
-        kwargs = {"stop": self.stop, "instance_id": instance_id}
+        self.ready = threading.Event()  # set once partitions are assigned
+        kwargs = {"stop": self.stop, "instance_id": instance_id, "ready": self.ready}
         if clock is not None:
             kwargs["clock"] = clock
         self.error: BaseException | None = None

@@ -7,9 +7,16 @@ import random
 import pytest
 
 from tagtrail.events import TagRead
-from tests.processors.conftest import is_sentinel, movements, read_topic, sentinels
+from tests.processors.conftest import (
+    TEST_PROCESSING,
+    is_sentinel,
+    kafka_yaml,
+    movements,
+    read_topic,
+    sentinels,
+)
 from tests.processors.reference import fold, run_core
-from tests.processors.scenarios import Script, identity, pallet_journey, site
+from tests.processors.scenarios import T0, S, Script, identity, pallet_journey, site
 from tests.processors.test_order import _busy_site_script
 
 pytestmark = pytest.mark.kafka
@@ -85,3 +92,34 @@ def test_an_item_not_seen_for_missing_after_is_reported_missing(kafka, events_ou
     proc.close()
     missing = [m for m in got if m.movement_type == "missing" and not is_sentinel(m)]
     assert [(m.identity, m.from_location, m.to_location) for m in missing] == [(lost, "storage-a", None)]
+
+
+def test_live_mode_on_the_broker_marks_provisional_movements_and_ends_with_the_same_history(kafka, events_out,
+                                                                                         processor_thread):
+    """Live mode through Kafka: the first second of a dock door crossing is published at once as a
+    provisional movement carrying the `tagtrail-provisional` header (only provisional movements do);
+    in the end every provisional movement was decided or retracted, and the history equals the one
+    computed without live mode."""
+    live_site = site(TEST_PROCESSING + "  provisional_movements: true\n", kafka_yaml(kafka))
+    s = Script()
+    for n in range(3):
+        pallet_journey(identity(90 + n), s, offset_s=n * 11.0)
+    s = sentinels(kafka, 2000, s)
+    events = s.events()
+    expected = fold(run_core(site(), events)[0])
+    first_second = [e for e in events if isinstance(e, TagRead) and e.last_seen <= T0 + S]
+    proc = processor_thread(live_site)
+    events_out.send(first_second)  # the crossing cannot be decided before its end plus the window
+    early = read_topic(kafka, kafka.topics.movements, "Movement", idle_s=8, until=lambda ms: len(ms) >= 1)
+    assert [(m.identity, m.to_location, m.direction, m.provisional, h.get("tagtrail-provisional")) for m, h in early] == [
+        (identity(90), "dock-door-1", "unknown", True, b"1")]
+    events_out.send([e for e in events if e not in first_second])
+    want = sum(len(v) for v in expected.values())
+    published = read_topic(kafka, kafka.topics.movements, "Movement", idle_s=8,
+                           until=lambda ms: sum(not m.provisional for m in ms) >= want)
+    proc.close()
+    assert all((h.get("tagtrail-provisional") == b"1") == m.provisional for m, h in published)
+    decided = {m.event_id for m, _ in published if not m.provisional}
+    assert all(m.event_id in decided or (m.anomaly or "").startswith("retracted") for m, _ in published)
+    retracted = [h.get("tagtrail-retracted") == b"1" for _, h in published]
+    assert fold([(m, r) for (m, _), r in zip(published, retracted)]) == expected
