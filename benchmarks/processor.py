@@ -69,6 +69,7 @@ kafka: {{bootstrap_servers: "{bootstrap}", topic_prefix: {prefix}, partitions: {
   idle_advance_s: {idle_advance_s}
   commit_every_s: {commit_every_s}
   consume_batch: {batch}
+  provisional_movements: {live}
 """
 S = 1_000_000
 
@@ -203,6 +204,8 @@ def main() -> int:
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--commit-every-s", type=float, default=0.5)
+    ap.add_argument("--live-mode", action="store_true",
+                    help="processing.provisional_movements on (live mode: provisional movements before decisions)")
     ap.add_argument("--live-rate", type=float, default=20_000,
                     help="cycle traffic: reads/s in the live phase (portal: doors x arrivals x 20); 0 skips it")
     ap.add_argument("--live-seconds", type=float, default=20)
@@ -228,7 +231,8 @@ def main() -> int:
     site_path.write_text(SITE.format(bootstrap=bootstrap, prefix=prefix, partitions=args.partitions,
                                      read_points=portal_points(args.doors) if portal else CYCLE_POINTS,
                                      idle_advance_s=3 if portal else 30,
-                                     commit_every_s=args.commit_every_s, batch=args.batch))
+                                     commit_every_s=args.commit_every_s, batch=args.batch,
+                                     live="true" if args.live_mode else "false"))
     codec = Codec("TagRead")
 
     def traffic(total: int, t0: int, serial_base: int, rate: float):
@@ -403,6 +407,7 @@ def main() -> int:
             "partitions": args.partitions,
             "consume_batch": args.batch,
             "commit_every_s": args.commit_every_s,
+            "live_mode": args.live_mode,
             "read_bytes": round(sizes / preloaded),
             "reads_per_s": round(throughput),
             "cpu_us_per_read": round(cpu_used / measured * 1e6, 2),

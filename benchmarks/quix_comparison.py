@@ -254,7 +254,8 @@ def run_round(n: int, args, bootstrap: str, quix_python: Path, variants: list[st
         site_path = work / f"site-{n}.yaml"
         site_path.write_text(bench.SITE.format(bootstrap=bootstrap, prefix=prefix, partitions=args.partitions,
                                                read_points=bench.CYCLE_POINTS, idle_advance_s=30,  # the default
-                                               commit_every_s=args.commit_every_s, batch=args.batch))
+                                               commit_every_s=args.commit_every_s, batch=args.batch,
+                                               live="false"))
         cmd = [sys.executable, "-m", "tagtrail.cli.main", "--log-level", "warning", "process", "--site", str(site_path)]
         out["tagtrail"] = drain("tagtrail process", cmd, f"{prefix}.processor", conn, args.reads, args.partitions,
                                 work / f"tagtrail-{n}.log", args.timeout_s)

@@ -88,11 +88,11 @@ class PartitionTracker:
             # decision still pending, and costs a recompute and a changelog write each time.
             need = entry_end_us(obs[-1], self._hold_off)
             window = self._crossing_windows.get(read_point)
-            if window is not None and self._provisional:
-                if self._may_move_live_view(item, info.portal):
+            if window is not None:
+                if self._provisional and self._may_move_live_view(item, info.portal):
                     self.touched.add(item_key)  # live mode: publish where it is being read now (see timeline)
-            elif window is not None and obs[-1].last + window > need:
-                need = obs[-1].last + window
+                if obs[-1].last + window > need:
+                    need = obs[-1].last + window
             if item.pending_at is None or need < item.pending_at:
                 item.pending_at = need
                 heapq.heappush(self._due, (need, item_key))

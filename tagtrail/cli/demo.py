@@ -62,7 +62,7 @@ def _print_progress(snap, previous) -> None:
     print(
         f"  reads {snap.reads:>7,} ({rate_r:>6,.0f}/s)  scans {snap.scans:>5,}  movements {snap.movements:>6,} "
         f"({rate_m:>5,.0f}/s)  in ClickHouse {snap.rows:>6,}  lag: {snap.sink_lag:>5,} movements, newest row {fresh} old"
-        f"  live (provisional) {snap.provisional:>5,}",
+        f"  provisional (live_items) {snap.provisional:>5,}",
         file=sys.stderr,
         flush=True,
     )
@@ -89,3 +89,5 @@ def _print_summary(result) -> None:
     print(f"\nReport with flows per dock door: {result.report_path.resolve()}", file=out)
     print('Ask more with SQL, e.g.: tagtrail sql --clickhouse chdb://.tagtrail/demo/chdb '
           '"SELECT * FROM movement_history LIMIT 10"', file=out)
+    print("The demo runs in live mode (processing.provisional_movements): while it runs, live_items shows items "
+          "at a dock door before their crossing is decided (provisional = 1).", file=out)
