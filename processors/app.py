@@ -21,11 +21,11 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaExc
 
 from tagtrail.config import SiteConfig
 from tagtrail.events import DeadLetter
+from tagtrail.events.movement import PROVISIONAL_HEADER, RETRACTED_HEADER
 from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import LagReporter, Metrics
 from tagtrail.processors.call_watchdog import CallWatchdog
 from tagtrail.processors.checkpoint import Checkpoint, Rewind
-from tagtrail.processors.emission import PROVISIONAL_HEADER, RETRACTED_HEADER
 from tagtrail.processors.read_decoder import TagReadDecoder
 from tagtrail.processors.state_store import changelog_records, restore
 from tagtrail.processors.tracker import PartitionTracker, Rules

@@ -30,9 +30,6 @@ from tagtrail.events import Identity, Movement
 from tagtrail.processors.timeline import Transition
 
 RETRACTED = "retracted: superseded by late input"
-RETRACTED_HEADER = ("tagtrail-retracted", b"1")
-# Live mode: lets a consumer tell provisional movements apart without decoding them.
-PROVISIONAL_HEADER = ("tagtrail-provisional", b"1")
 
 
 class Emitted(msgspec.Struct, array_like=True):

@@ -122,10 +122,10 @@ class ProcessingSettings:
     missing_after_s: float = 24 * 3600.0
     lateness_bound_s: float = 24 * 3600.0
     commit_every_s: float = 0.5
-    # Live mode: publish where an item is being read as a provisional movement as soon as the location is
-    # known (about location_hold_off_s after the first read), before the movement is decided (a portal
-    # crossing: only after the item left the portal plus the smoothing window). The decided movement
-    # replaces it (same event_id) or it is retracted. Off: only decided movements are published.
+    # Live mode: at the first read of a portal observation, publish where the item is being read as a
+    # provisional movement, before the crossing is decided (only after the item left the portal plus the
+    # smoothing window). The decided movement replaces it (same event_id) or it is retracted. Off: only
+    # decided movements are published.
     provisional_movements: bool = False
     # read point kind (or "<kind>:<direction>") -> "biz_step/disposition"
     steps: dict[str, str] = field(default_factory=dict)

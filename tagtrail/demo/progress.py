@@ -18,7 +18,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-PROVISIONAL = ("tagtrail-provisional", b"1")  # the processor's header on provisional movements (live mode)
+from tagtrail.events.movement import PROVISIONAL_HEADER
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Progress:
                 if msg.error():
                     continue
                 headers = msg.headers()
-                if headers and PROVISIONAL in headers:
+                if headers and PROVISIONAL_HEADER in headers:
                     self._provisional += 1
                 else:
                     self._counts[msg.topic()] += 1

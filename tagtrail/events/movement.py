@@ -8,6 +8,10 @@ from tagtrail.events.identity import Identity
 
 MOVEMENT_TYPES = ("arrived", "moved", "departed", "state_changed", "missing")
 DIRECTIONS = ("inbound", "outbound", "unknown", "none")
+# Kafka headers of the movements topic, part of its contract: consumers tell retractions and live mode's
+# provisional movements apart without decoding the value.
+RETRACTED_HEADER = ("tagtrail-retracted", b"1")
+PROVISIONAL_HEADER = ("tagtrail-provisional", b"1")
 
 
 class Movement(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,6 @@ from tagtrail.events import Movement
 from tests.history.scenario import HOUR, T0, mv, seen_now, warehouse_day
 
 RETRACTED = "retracted: superseded by late input"  # processors/emission.py's contract (no import across stages)
-RETRACTED_HEADER = ("tagtrail-retracted", b"1")
 
 
 def version(m: Movement, *, recorded_at: int, **changes) -> Movement:
