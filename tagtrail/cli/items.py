@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "pure-identity URI, GS1 barcode data or item key; all resolve to the same item.",
         )
         p.add_argument("item", help="EPC hex, urn:epc:id:..., GS1 barcode or item key")
+        if name == "where":
+            p.add_argument("--live", action="store_true",
+                           help="where it is being read right now, before its movement is decided (live mode: "
+                                "processing.provisional_movements); the column provisional says which")
         add_clickhouse_options(p)
         p.set_defaults(handler=handle)
 
@@ -42,7 +46,11 @@ def handle(args: argparse.Namespace) -> int:
         if args.command == "epcis":
             print(json.dumps(export_epcis(client, identity.item_key), indent=2))
             return 0
-        names, rows = (queries.where_is if args.command == "where" else queries.history)(client, identity.item_key)
+        if args.command == "where":
+            ask = queries.where_live if args.live else queries.where_is
+        else:
+            ask = queries.history
+        names, rows = ask(client, identity.item_key)
     except Exception as exc:
         if "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc):
             raise UserError(

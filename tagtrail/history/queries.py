@@ -45,6 +45,17 @@ LIMIT 1
 """,
 )
 
+WHERE_LIVE = NamedQuery(
+    "where_live",
+    "Where is item X being read right now (live mode: provisional = 1 while its crossing is undecided)?",
+    """
+SELECT item_key, epc_uri, location, disposition, biz_step, movement_type, read_point, last_seen AS since,
+       last_event_id, provisional
+FROM live_items
+WHERE item_key = {item_key:String}
+""",
+)
+
 HISTORY = NamedQuery(
     "history",
     "Full movement history of item X, oldest first.",
@@ -181,7 +192,7 @@ LIMIT {limit:UInt32}
 """,
 )
 
-ALL = (WHERE_IS, HISTORY, INVENTORY, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES)
+ALL = (WHERE_IS, WHERE_LIVE, HISTORY, INVENTORY, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES)
 BY_NAME = {q.name: q for q in ALL}
 
 
@@ -192,6 +203,10 @@ def run(client: Any, query: NamedQuery, **parameters: Any) -> tuple[list[str], l
 
 def where_is(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
     return run(client, WHERE_IS, item_key=item_key)
+
+
+def where_live(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
+    return run(client, WHERE_LIVE, item_key=item_key)
 
 
 def history(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
