@@ -158,6 +158,9 @@ def drain(label: str, cmd: list[str], group: str, conn, reads: int, partitions: 
                 proc.wait()
         watcher.close()
     first, final = commits[0], commits[-1]
+    if final[0] - first[0] < 1.0:  # commits are polled every 0.25 s: a shorter span measures nothing
+        raise TooShort(f"{label}: all {reads:,} reads were committed within {final[0] - first[0]:.2f} s of the "
+                           "first commit seen, too few to measure a rate; use more --reads (200000 or more)")
     steady = commits[:-1]
     last = steady[-1] if len(steady) >= 2 and steady[-1][0] - first[0] >= 1.0 else final  # too short: to the end
     span, measured, cpu_used = last[0] - first[0], last[1] - first[1], last[2] - first[2]
@@ -175,6 +178,10 @@ def drain(label: str, cmd: list[str], group: str, conn, reads: int, partitions: 
     print(f"{label}: {result['reads_per_s']:,} reads/s over {span:.1f} s, {result['cpu_us_per_read']} µs CPU/read, "
           f"first commit after {result['first_commit_after_s']} s", flush=True)
     return result
+
+
+class TooShort(Exception):
+    """The input drained too fast to measure a rate: a usage error, reported without a traceback."""
 
 
 TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
@@ -324,7 +331,11 @@ def main() -> int:
         bootstrap = broker.bootstrap_servers
     work = Path(tempfile.mkdtemp(prefix="bench-quix-"))
     try:
-        rounds = [run_round(n, args, bootstrap, quix_python, variants, work) for n in range(1, args.rounds + 1)]
+        try:
+            rounds = [run_round(n, args, bootstrap, quix_python, variants, work) for n in range(1, args.rounds + 1)]
+        except TooShort as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         summary = {side: {"reads_per_s": round(statistics.median(r[side]["reads_per_s"] for r in rounds)),
                           "cpu_us_per_read": round(statistics.median(r[side]["cpu_us_per_read"] for r in rounds), 2)}
                    for side in sides}
