@@ -17,9 +17,11 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 
 from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting
 from tagtrail.ingest.llrp.emulator.scenarios import sgtin96
+
 from tagtrail.logging import configure_logging
 
 TICK_S = 0.02
@@ -48,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"started": True}), flush=True)
     queued = 0
     items = 0
-    in_field: list[list[list]] = [[] for _ in range(args.readers)]  # per reader: [arrived_at, epc_hex, next_read_at]
+    # Per reader, the items in the field as (next read at, arrived at, epc hex), in next-read order: every
+    # item is read at the same interval, so a read goes to the back and a tick looks only at what is due
+    # (the generator shares the cores with the pipeline it feeds).
+    in_field: list[deque[tuple[float, float, str]]] = [deque() for _ in range(args.readers)]
     owed = [0.0] * args.readers
     read_every = 1.0 / args.reads_per_s
     while not stop.is_set():
@@ -56,18 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         if now >= args.duration:
             break
         for r, emu in enumerate(emulators):
+            field = in_field[r]
             owed[r] += args.arrivals * TICK_S
-            while owed[r] >= 1:
+            batch = []
+            while field and field[0][0] <= now:
+                due, arrived, epc = field.popleft()
+                if now - arrived >= 2 * args.dwell_s:
+                    continue  # it left both fields
+                antenna = 1 if now - arrived < args.dwell_s else 2
+                batch.append(Sighting(epc_hex=epc, antenna=antenna, peak_rssi=-60 + (8 if antenna == 2 else 0)))
+                field.append((due + read_every, arrived, epc))
+            while owed[r] >= 1:  # arrivals are read at once, then every read_every: after everything queued
                 owed[r] -= 1
                 items += 1
-                in_field[r].append([now, sgtin96("0614141", "812345", r * 10_000_000 + items), now])
-            in_field[r] = [f for f in in_field[r] if now - f[0] < 2 * args.dwell_s]
-            batch = []
-            for f in in_field[r]:
-                if f[2] <= now:
-                    antenna = 1 if now - f[0] < args.dwell_s else 2
-                    batch.append(Sighting(epc_hex=f[1], antenna=antenna, peak_rssi=-60 + (8 if antenna == 2 else 0)))
-                    f[2] += read_every
+                epc = sgtin96("0614141", "812345", r * 10_000_000 + items)
+                batch.append(Sighting(epc_hex=epc, antenna=1, peak_rssi=-60))
+                field.append((now + read_every, now, epc))
             if batch:
                 emu.queue(batch)
                 queued += len(batch)

@@ -185,7 +185,35 @@ class TagReport:
     extra: bytes = b""  # raw parameters appended as they are (used to inject unknown ones)
 
 
+# The optional TV fields of a TagReportData in frame order: (attribute, TV type).
+_TAG_FIELDS = (("rospec_id", TV_ROSPEC_ID), ("antenna_id", TV_ANTENNA_ID), ("peak_rssi", TV_PEAK_RSSI),
+               ("channel_index", TV_CHANNEL_INDEX), ("first_seen_us", TV_FIRST_SEEN_UTC),
+               ("last_seen_us", TV_LAST_SEEN_UTC), ("seen_count", TV_TAG_SEEN_COUNT))
+_EPC96_SHAPES: dict[tuple[int, ...], struct.Struct] = {}
+
+
+def _epc96_shape(present: tuple[int, ...]) -> struct.Struct:
+    """One struct for a whole TagReportData with a 96-bit EPC and the given TV fields."""
+    shape = _EPC96_SHAPES.get(present)
+    if shape is None:
+        fmt = "!HHB12s" + "".join("B" + TV_FORMATS[tv_type] for tv_type in present)
+        shape = _EPC96_SHAPES[present] = struct.Struct(fmt)
+    return shape
+
+
 def tag_report_data(tag: TagReport) -> bytes:
+    """The frame bytes of one tag. The usual entry (96-bit EPC, TV fields only) is packed with one struct
+    call: the reader emulators build every read of the benchmarks' traffic here, on the cores the
+    pipeline is measured on (2.0 -> about 1 µs per tag); anything else takes the general path below."""
+    if len(tag.epc) == 12 and tag.epc_bits is None and not tag.extra:
+        present, values = [], []
+        for name, tv_type in _TAG_FIELDS:
+            value = getattr(tag, name)
+            if value is not None:
+                present.append(tv_type)
+                values += (0x80 | tv_type, value)
+        shape = _epc96_shape(tuple(present))
+        return shape.pack(P_TAG_REPORT_DATA, shape.size, 0x80 | TV_EPC_96, tag.epc, *values)
     if len(tag.epc) == 12 and tag.epc_bits is None:
         parts = [tv(TV_EPC_96, tag.epc)]
     else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sllurp.llrp import LLRPMessage
 from tagtrail.ingest.llrp import frames
 from tagtrail.ingest.llrp.emulator.rospec import keepalive_interval_ms, parse_add_rospec
@@ -87,3 +89,22 @@ def test_header_and_parameter_walk_reject_what_cannot_be_framed() -> None:
         frames.walk(frames.tlv(240, b"\x00" * 8)[:-3])
     params = frames.walk(frames.tv(frames.TV_ANTENNA_ID, 3) + frames.tlv(999, b"xy"))
     assert [(p.type, p.body) for p in params] == [(1, b"\x00\x03"), (999, b"xy")]
+
+
+_TV_VALUES = {"H": st.integers(0, 65535), "Q": st.integers(0, 2**64 - 1), "b": st.integers(-128, 127),
+              "I": st.integers(0, 2**32 - 1)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(epc=st.binary(min_size=12, max_size=12), data=st.data())
+def test_a_96_bit_tag_packed_in_one_struct_is_the_tv_parameters_spelled_out(epc, data) -> None:
+    """The one-struct packing of the usual TagReportData (the emulators' hot path) is byte for byte the
+    LLRP 1.0.1 layout: the TLV header, the EPC-96 TV, then each present TV field in order."""
+    fields = {}
+    for name, tv_type in frames._TAG_FIELDS:
+        if data.draw(st.booleans(), label=f"has {name}"):
+            fields[name] = data.draw(_TV_VALUES[frames.TV_FORMATS[tv_type]], label=name)
+    spelled_out = [frames.tv(frames.TV_EPC_96, epc)]
+    spelled_out += [frames.tv(tv_type, fields[name]) for name, tv_type in frames._TAG_FIELDS if name in fields]
+    expected = frames.tlv(frames.P_TAG_REPORT_DATA, b"".join(spelled_out))
+    assert frames.tag_report_data(frames.TagReport(epc=epc, **fields)) == expected
