@@ -219,20 +219,10 @@ def tag_report_data(tag: TagReport) -> bytes:
     else:
         bits = len(tag.epc) * 8 if tag.epc_bits is None else tag.epc_bits
         parts = [tlv(P_EPC_DATA, struct.pack("!H", bits) + tag.epc)]
-    if tag.rospec_id is not None:
-        parts.append(tv(TV_ROSPEC_ID, tag.rospec_id))
-    if tag.antenna_id is not None:
-        parts.append(tv(TV_ANTENNA_ID, tag.antenna_id))
-    if tag.peak_rssi is not None:
-        parts.append(tv(TV_PEAK_RSSI, tag.peak_rssi))
-    if tag.channel_index is not None:
-        parts.append(tv(TV_CHANNEL_INDEX, tag.channel_index))
-    if tag.first_seen_us is not None:
-        parts.append(tv(TV_FIRST_SEEN_UTC, tag.first_seen_us))
-    if tag.last_seen_us is not None:
-        parts.append(tv(TV_LAST_SEEN_UTC, tag.last_seen_us))
-    if tag.seen_count is not None:
-        parts.append(tv(TV_TAG_SEEN_COUNT, tag.seen_count))
+    for name, tv_type in _TAG_FIELDS:
+        value = getattr(tag, name)
+        if value is not None:
+            parts.append(tv(tv_type, value))
     parts.append(tag.extra)
     return tlv(P_TAG_REPORT_DATA, b"".join(parts))
 
