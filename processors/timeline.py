@@ -86,6 +86,12 @@ def _rank(s: Sighting) -> tuple[float, int, str]:
     return (s.entry, -s.first, s.read_point)
 
 
+def _movement_type(before: str | None, to_location: str | None) -> str:
+    if to_location is None or to_location == before:
+        return "state_changed"
+    return "arrived" if before is None else "moved"
+
+
 class _Sweep:
     def __init__(self, base: BaseState, rules: LocationRules) -> None:
         self.rules = rules
@@ -104,12 +110,7 @@ class _Sweep:
              direction: str, anchor: str, sources: list[str], movement_type: str | None = None) -> None:
         before = self.location
         if movement_type is None:
-            if to_location is None or to_location == before:
-                movement_type = "state_changed"
-            elif before is None:
-                movement_type = "arrived"
-            else:
-                movement_type = "moved"
+            movement_type = _movement_type(before, to_location)
         flag = None if movement_type == "missing" else anomaly(self.step, step)
         self.out.append(Transition(movement_type, time, before, to_location, read_point, step, disposition,
                                    direction, flag, anchor, sources))
@@ -128,8 +129,7 @@ class _Sweep:
         direction = NONE if not s.is_crossing else UNKNOWN
         step, disposition = self.rules.steps.for_location(s.kind, direction)
         before = self.location
-        movement_type = "state_changed" if s.location == before else ("arrived" if before is None else "moved")
-        return Transition(movement_type, time, before, s.location, s.read_point, step, disposition, direction, None,
+        return Transition(_movement_type(before, s.location), time, before, s.location, s.read_point, step, disposition, direction, None,
                           anchor, [s.source], provisional=True)
 
     def close_current(self) -> None:
@@ -218,21 +218,21 @@ def sweep(sightings: list[Sighting], scans: list[ScanFact], missing: list[int], 
                         cands.append((j, points[j][3]))  # type: ignore[arg-type]
                     j += 1
                 need = max(c.final_at for _, c in cands)
+                best = max((c for _, c in cands), key=_rank)
+                moves = best.is_crossing or best.location != st.location
+                anchor = f"arrive:{best.read_point}:{best.source}"
                 if watermark < need:
                     pending, undecided = need, key
-                    if rules.provisional and any(c.is_crossing for _, c in cands):
-                        best = max((c for _, c in cands), key=_rank)
-                        if best.is_crossing or best.location != st.location:
-                            st.out.append(st.provisional_arrival(best, key, f"arrive:{best.read_point}:{best.source}"))
+                    if rules.provisional and moves and any(c.is_crossing for _, c in cands):
+                        st.out.append(st.provisional_arrival(best, key, anchor))
                     break
                 settled = max(settled, need)
-                best = max((c for _, c in cands), key=_rank)
                 for j, _c in cands:
                     consumed.add(j)
                 st.cur = best
                 st.shadows = [c for _, c in cands if c is not best]
-                if best.is_crossing or best.location != st.location:
-                    st.move_to(best, key, f"arrive:{best.read_point}:{best.source}")
+                if moves:
+                    st.move_to(best, key, anchor)
             else:
                 if watermark < s.final_at:
                     pending, undecided = s.final_at, key
