@@ -6,17 +6,22 @@ from __future__ import annotations
 from tagtrail.processors.emission import RETRACTED
 from tagtrail.processors.item_state import decode_state, encode_state
 from tagtrail.processors.tracker import PartitionTracker, Rules
-from tests.processors.scenarios import S, T0, Script, identity, site
+
+from tests.processors.scenarios import T0, S, Script, identity, site
 
 NOW = T0 + 3600 * S
 LIVE = "  provisional_movements: true\n"
 
 
-def _run(tracker: PartitionTracker, script: Script, item_key: str):
-    """Feeds the reads in arrival order, advancing after each; returns (watermark, movement, retracted)
-    for everything published about `item_key`."""
+def _arrival_order(script: Script) -> list:
+    return sorted(script.reads, key=lambda r: (r.last_seen, r.event_id))
+
+
+def _run(tracker: PartitionTracker, reads: Script | list, item_key: str):
+    """Feeds the reads (a script's: in arrival order), advancing after each; returns (watermark, movement,
+    retracted) for everything published about `item_key`."""
     out = []
-    for r in sorted(script.reads, key=lambda r: (r.last_seen, r.event_id)):
+    for r in _arrival_order(reads) if isinstance(reads, Script) else reads:
         assert tracker.add_read(r.identity.item_key, r.identity, r.read_point, r.first_seen, r.last_seen, 1,
                                 r.peak_rssi_dbm, r.event_id, NOW) is None
         out += [(tracker.watermark.value, m, retracted) for m, retracted in tracker.advance(NOW)
@@ -79,21 +84,13 @@ def test_a_restart_between_the_provisional_and_the_decision_still_decides_once()
     """The changelog keeps what was published provisionally: a restored tracker replaces it, not repeats it."""
     item, other = identity(76), identity(77)
     script = _crossing(item, other)
-    reads = sorted(script.reads, key=lambda r: (r.last_seen, r.event_id))
+    reads = _arrival_order(script)
     first = PartitionTracker(Rules.from_site(site(LIVE)))
-    early = []
     cut = next(i for i, r in enumerate(reads) if r.last_seen > T0 + 1.5 * S)
-    for r in reads[:cut]:
-        first.add_read(r.identity.item_key, r.identity, r.read_point, r.first_seen, r.last_seen, 1, r.peak_rssi_dbm,
-                       r.event_id, NOW)
-        early += [m for m, _ in first.advance(NOW) if m.identity.item_key == item.item_key]
+    early = [m for _, m, _ in _run(first, reads[:cut], item.item_key)]
     assert [m.provisional for m in early] == [True]
     restored = PartitionTracker(Rules.from_site(site(LIVE)), first.watermark.value)
     for key, state in first.items.items():
         restored.restore_item(key, decode_state(encode_state(state)))
-    later = []
-    for r in reads[cut:]:
-        restored.add_read(r.identity.item_key, r.identity, r.read_point, r.first_seen, r.last_seen, 1,
-                          r.peak_rssi_dbm, r.event_id, NOW)
-        later += [m for m, _ in restored.advance(NOW) if m.identity.item_key == item.item_key]
+    later = [m for _, m, _ in _run(restored, reads[cut:], item.item_key)]
     assert [(m.event_id, m.provisional, m.direction) for m in later] == [(early[0].event_id, False, "inbound")]
