@@ -3,6 +3,7 @@ thread that can be stopped and started again on the same port (a handheld losing
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -31,6 +32,7 @@ DEVICE = "handheld-01"
 TOKEN = TOKENS[DEVICE]
 GS_SUBSTITUTE = "~"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "deploy" / "screenshots"
+UPDATE_SCREENSHOTS = "TAGTRAIL_UPDATE_SCREENSHOTS"  # =1: refresh the README's committed screenshots
 
 
 @pytest.fixture(scope="session")
@@ -137,9 +139,11 @@ def sign_in(page: Page) -> None:
 
 
 def save_screenshot(page: Page, tmp_path: Path, name: str) -> Path:
-    """Into the test's tmp dir, and copied to deploy/screenshots/ for the README."""
+    """Into the test's tmp dir. The README's copy in deploy/screenshots/ is replaced only when
+    TAGTRAIL_UPDATE_SCREENSHOTS=1 asks for it: a test run leaves the working tree as it found it."""
     shot = tmp_path / name
     page.screenshot(path=str(shot), full_page=False)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOTS / name)
+    if os.environ.get(UPDATE_SCREENSHOTS) == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOTS / name)
     return shot
