@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import signal
 import subprocess
@@ -55,7 +56,7 @@ def test_run_serves_a_site_end_to_end(kafka, tmp_path: Path) -> None:
                 emulator.queue([Sighting(epc_hex=e, antenna=antenna, peak_rssi=-55) for e in epcs])
                 time.sleep(0.3)
         scan = {"device_id": "hh-1", "upload_id": "u-1", "scans": [
-            {"raw_data": "]d201806141411234582199", "scanned_at": "2026-11-25T10:00:00Z", "action": "pack",
+            {"raw_data": "]d201806141411234582199", "scanned_at": dt.datetime.now(dt.UTC).isoformat(), "action": "pack",
              "location": "pack-1"}]}
         deadline = time.monotonic() + 30
         while True:

@@ -3,6 +3,7 @@ and the counts agree along the pipeline (movements the processor published = row
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import signal
 import subprocess
@@ -67,7 +68,8 @@ def test_run_serves_every_stage_metrics_port(kafka: KafkaConnection, tmp_path: P
                     pass
             time.sleep(0.3)
 
-        scans = [{"raw_data": f"]C101{GTIN}21R{i}", "scanned_at": "2026-11-25T10:00:00Z", "action": "pack"} for i in range(3)]
+        now = dt.datetime.now(dt.UTC).isoformat()
+        scans = [{"raw_data": f"]C101{GTIN}21R{i}", "scanned_at": now, "action": "pack"} for i in range(3)]
         upload = httpx.post(f"http://127.0.0.1:{api}/v1/scans", json={"device_id": "hh-1", "upload_id": "u-1", "scans": scans},
                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert upload.status_code == 202 and upload.json()["accepted"] == 3
