@@ -38,7 +38,14 @@ class Flusher:
 
     @property
     def busy(self) -> bool:
-        return self._in_flight is not None and not self._done.is_set()
+        """True from submit until collect hands the set back. A set whose insert thread has finished
+        is still in flight: its AFTER commits are not done, so the next set must wait for collect."""
+        return self._in_flight is not None
+
+    def written(self, timeout: float = 0.0) -> bool:
+        """True once the insert thread of the set in flight has finished (stored or failed), collected
+        or not; waits up to `timeout` seconds for it."""
+        return self._in_flight is not None and self._done.wait(timeout)
 
     @property
     def in_flight(self) -> list[PartitionBatch] | None:
@@ -54,7 +61,7 @@ class Flusher:
 
     def collect(self, timeout: float = 0.0) -> list[PartitionBatch] | None:
         """The set's batches once stored (dead letters delivered), else None; re-raises its failure."""
-        if self._in_flight is None or not self._done.wait(timeout):
+        if not self.written(timeout):
             return None
         batches, self._in_flight = self.in_flight, None
         if self._error is not None:
