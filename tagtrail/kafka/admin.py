@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import structlog
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -19,7 +21,27 @@ def ensure_topics(conn: KafkaConnection, specs: list[TopicSpec] | None = None, t
             conn.embedded.create_topic(spec.name, spec.partitions or conn.partitions)
         return
     admin = AdminClient(conn.base())
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    try:
+        _create_missing(admin, conn, specs, timeout_s)
+    finally:
+        admin.poll(0)  # librdkafka's log lines wait in the client's queue until served
+
+
+def _list_topics(admin: AdminClient, timeout_s: float) -> set[str]:
+    """Asks in short rounds, serving the client's log queue between them, so a broker that cannot
+    be reached is logged (librdkafka's "Connect to ... failed") while we wait, not after."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return set(admin.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic()))).topics)
+        except KafkaException:
+            admin.poll(0)
+            if time.monotonic() >= deadline:
+                raise
+
+
+def _create_missing(admin: AdminClient, conn: KafkaConnection, specs: list[TopicSpec], timeout_s: float) -> None:
+    existing = _list_topics(admin, timeout_s)
     wanted = [
         NewTopic(
             spec.name,

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 
 from tagtrail.config import KafkaSettings
+from tagtrail.kafka.client_log import LibrdkafkaLog
 from tagtrail.kafka.embedded import CapacityGuard, EmbeddedKafka
 from tagtrail.config.secrets import redact, resolve_value
 from tagtrail.kafka.topics import Topics
@@ -27,9 +28,11 @@ class KafkaConnection:
     client: dict[str, str] = field(default_factory=dict)
     embedded: EmbeddedKafka | None = None
     guard: CapacityGuard | None = None
+    client_log: LibrdkafkaLog = field(default_factory=LibrdkafkaLog)
 
     def base(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap_servers, **self.client}
+        """Settings every client shares; `logger` turns librdkafka's stderr lines into log events."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.client, "logger": self.client_log}
 
     def producer_config(self, **overrides: Any) -> dict[str, Any]:
         """Idempotent, acks=all: a send counts only when every in-sync replica has it."""

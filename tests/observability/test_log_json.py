@@ -1,0 +1,127 @@
+"""`--log-json` means JSON on every stderr line, including what sllurp and librdkafka log."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LLRP_ERROR_MESSAGE = 100
+LLRP_STATUS_PARAMETER = 287
+STATUS_UNSUPPORTED = 112  # not in sllurp's status table: it logs "Unknown Status code 112"
+
+
+def error_message_frame(status: int) -> bytes:
+    body = struct.pack("!HHHH", LLRP_STATUS_PARAMETER, 8, status, 0)
+    return struct.pack("!HII", (1 << 10) | LLRP_ERROR_MESSAGE, 10 + len(body), 1) + body
+
+
+@contextmanager
+def reader_that_answers_with_an_error() -> Iterator[int]:
+    """A reader that greets every connection with ERROR_MESSAGE status 112 and then stays quiet."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+    links: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                link, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            links.append(link)
+            link.sendall(error_message_frame(STATUS_UNSUPPORTED))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for link in links:
+            link.close()
+        server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_site(tmp_path: Path, *, reader_port: int, bootstrap: str | None) -> Path:
+    kafka = f"kafka: {{bootstrap_servers: '{bootstrap}'}}\n" if bootstrap else ""
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site_id: logs\n" + kafka +
+        "read_points:\n  - {id: rp-1, location: storage-a, zone: storage, kind: storage}\n"
+        f"readers:\n  - {{id: r1, host: 127.0.0.1, port: {reader_port}, antennas: [{{port: 1, read_point: rp-1}}]}}\n"
+        f"llrp: {{spool_dir: '{tmp_path / 'spool'}'}}\n"
+    )
+    return site
+
+
+def stderr_until(args: list[str], seen_enough: Callable[[list[str]], bool], timeout_s: float = 60.0) -> list[str]:
+    """The complete stderr lines of `tagtrail ARGS` up to the point where `seen_enough` holds."""
+    proc = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            if line.endswith("\n"):
+                lines.append(line.rstrip("\n"))
+                if seen_enough(list(lines)):
+                    done.set()
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        done.wait(timeout_s)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    return list(lines)
+
+
+def parsed(lines: list[str]) -> list[dict]:
+    events = []
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"not a JSON log line: {line!r}") from None
+    return events
+
+
+def test_sllurp_messages_are_json_lines(tmp_path: Path) -> None:
+    with reader_that_answers_with_an_error() as port:
+        site = write_site(tmp_path, reader_port=port, bootstrap=None)  # embedded Kafka: nothing to fail there
+        lines = stderr_until(["--log-json", "ingest", "llrp", "--site", str(site)],
+                             lambda seen: any("Unknown Status code" in line for line in seen))
+    events = parsed(lines)
+    sllurp = [e for e in events if str(e.get("logger", "")).startswith("sllurp")]
+    assert any(e["event"] == f"Unknown Status code {STATUS_UNSUPPORTED}" and e["level"] == "warning" for e in sllurp), lines
+
+
+def test_librdkafka_messages_are_json_lines(tmp_path: Path) -> None:
+    site = write_site(tmp_path, reader_port=closed_port(), bootstrap=f"127.0.0.1:{closed_port()}")
+    started = time.monotonic()
+    lines = stderr_until(["--log-json", "ingest", "llrp", "--site", str(site)],
+                         lambda seen: any("Connection refused" in line for line in seen))
+    events = parsed(lines)
+    refused = [e for e in events if e["event"] == "librdkafka" and "Connection refused" in e["message"]]
+    assert refused, lines
+    assert refused[0]["level"] == "error" and refused[0]["facility"] == "FAIL"
+    # logged while tagtrail waits for the broker, not only when it gives up after 30 s
+    assert time.monotonic() - started < 25
