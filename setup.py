@@ -3,9 +3,13 @@
 The repository's top level follows the pipeline (ingest/, processors/, schemas/), but installing
 packages called `ingest` or `processors` would squat generic names in site-packages. So each folder
 is installed as a subpackage of `tagtrail`; pyproject.toml holds everything else.
+
+Folders of data files (schemas/avro, schemas/clickhouse, ingest/scans/web) are listed as packages
+too (namespace discovery), so setuptools ships their files as package data instead of warning that
+an importable folder would be ignored.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOTS = {
     "tagtrail": "tagtrail",
@@ -17,6 +21,7 @@ ROOTS = {
 packages = []
 for name, folder in ROOTS.items():
     packages.append(name)
-    packages += [f"{name}.{sub}" for sub in find_packages(folder) if not sub.startswith("tagtrail")]
+    subs = find_namespace_packages(folder, exclude=["__pycache__", "*.__pycache__"])
+    packages += [f"{name}.{sub}" for sub in subs if not sub.startswith("tagtrail")]
 
 setup(packages=packages, package_dir=ROOTS)
