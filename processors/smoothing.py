@@ -4,25 +4,36 @@ A portal reports a tag dozens of times a second; what the history needs is "seen
 point from A to B". Reads whose time ranges lie within the read point's window of each other join
 one observation; an item out of the field for longer than the window starts a new one.
 
-Every quantity kept is a commutative merge (min, max, sum, and the peak RSSI of the two earliest
-hold-off slots), so the observations are the same whatever order the reads arrive in: the
-clusters of points on a line split at gaps wider than the window are unique.
+Every window is measured from the reads' own event times, never from a grid of wall-clock slots:
+the same reads shifted by any offset give the same observations, shifted. Every quantity kept is
+a commutative merge (min, max, sum, and the entry staircase below), so the observations are the
+same whatever order the reads arrive in: the clusters of points on a line split at gaps wider than
+the window are unique.
 """
 
 from __future__ import annotations
 
+import bisect
+
 import msgspec
 
 NO_RSSI = -999.0  # reads without RSSI lose every comparison but still count as presence
+ENTRY_HOLD_OFFS = 2  # the entry RSSI covers this many hold-offs from the observation's first read
 
 
 class Observation(msgspec.Struct, array_like=True):
     """One stay of an item in one read point's field.
 
-    `slot` is the first hold-off slot (`first // hold_off`); `e0`/`e1` are the peak RSSI in that
-    slot and the next one. Their maximum is the observation's *entry RSSI*, the smoothed signal
-    strength location resolution compares: fixed early slots (not the whole observation) so a
-    decision, once the watermark passes the slots, never changes with later in-order reads.
+    Its *entry RSSI* is the peak RSSI of the reads in the entry span, `[first, first + 2 hold-offs)`:
+    the smoothed signal strength location resolution compares. A fixed span from the first read
+    (not the whole observation) so that a decision, once the watermark passes the span, never
+    changes with later in-order reads; from the first read (not from slot boundaries) so that it
+    does not depend on where the clock's slots fall.
+
+    `entry` is the staircase of the reads in that span that were stronger than every earlier one,
+    as (first seen, rssi) pairs: times and RSSI both strictly increasing. A late read can only move
+    `first` earlier, hence the span's end earlier, so trimming the staircase's tail keeps the peak
+    of exactly the reads still in the span; a handful of pairs however many reads the span holds.
     """
 
     read_point: str
@@ -30,43 +41,52 @@ class Observation(msgspec.Struct, array_like=True):
     last: int
     count: int
     peak: float
-    slot: int
-    e0: float
-    e1: float
+    entry: list[tuple[int, float]]
     source: str  # event id of the earliest read, for Movement.source_event_ids
 
     @property
     def entry_rssi(self) -> float:
-        return self.e0 if self.e0 >= self.e1 else self.e1
+        return self.entry[-1][1] if self.entry else NO_RSSI
+
+
+def entry_span_us(hold_off_us: int) -> int:
+    return ENTRY_HOLD_OFFS * hold_off_us
 
 
 def entry_end_us(obs: Observation, hold_off_us: int) -> int:
     """Event time after which the entry RSSI is final (for reads arriving in order)."""
-    return (obs.slot + 2) * hold_off_us
+    return obs.first + entry_span_us(hold_off_us)
 
 
 def new_observation(read_point: str, first: int, last: int, count: int, rssi: float, source: str, hold_off_us: int) -> Observation:
-    return Observation(read_point, first, last, count, rssi, first // hold_off_us, rssi, NO_RSSI, source)
+    return Observation(read_point, first, last, count, rssi, [(first, rssi)], source)
+
+
+def _climb(entry: list[tuple[int, float]], at: int, rssi: float) -> None:
+    """Adds a read to a staircase (see Observation) unless an earlier read at least as strong hides it."""
+    i = bisect.bisect_right(entry, at, key=lambda step: step[0])
+    if i and entry[i - 1][1] >= rssi:
+        return
+    j = i
+    while j < len(entry) and entry[j][1] <= rssi:
+        j += 1
+    entry[i:j] = [(at, rssi)]
+
+
+def _trim(entry: list[tuple[int, float]], end: int) -> None:
+    while entry and entry[-1][0] >= end:
+        entry.pop()
 
 
 def absorb(obs: Observation, first: int, last: int, count: int, rssi: float, source: str, hold_off_us: int) -> None:
-    """Adds one read (or another observation's aggregate, see `merge`) to `obs`."""
-    slot = first // hold_off_us
-    if slot < obs.slot:
-        if slot == obs.slot - 1:
-            obs.e1 = obs.e0
-        else:
-            obs.e1 = NO_RSSI
-        obs.e0 = rssi
-        obs.slot = slot
-    elif slot == obs.slot:
-        if rssi > obs.e0:
-            obs.e0 = rssi
-    elif slot == obs.slot + 1 and rssi > obs.e1:
-        obs.e1 = rssi
+    """Adds one read to `obs`."""
     if first < obs.first or (first == obs.first and source < obs.source):
         obs.source = source
-        obs.first = first
+        if first < obs.first:
+            obs.first = first
+            _trim(obs.entry, first + entry_span_us(hold_off_us))
+    if first < obs.first + entry_span_us(hold_off_us):
+        _climb(obs.entry, first, rssi)
     if last > obs.last:
         obs.last = last
     obs.count += count
@@ -77,14 +97,13 @@ def absorb(obs: Observation, first: int, last: int, count: int, rssi: float, sou
 def merge(a: Observation, b: Observation, hold_off_us: int) -> Observation:
     """Joins two observations that a read bridged; the result does not depend on argument order."""
     lo, hi = (a, b) if (a.first, a.source) <= (b.first, b.source) else (b, a)
-    out = Observation(lo.read_point, lo.first, max(lo.last, hi.last), lo.count + hi.count, max(lo.peak, hi.peak),
-                      lo.slot, lo.e0, lo.e1, lo.source)
-    if hi.slot == lo.slot:
-        out.e0 = max(lo.e0, hi.e0)
-        out.e1 = max(lo.e1, hi.e1)
-    elif hi.slot == lo.slot + 1:
-        out.e1 = max(lo.e1, hi.e0)
-    return out
+    entry = list(lo.entry)
+    end = lo.first + entry_span_us(hold_off_us)
+    for at, rssi in hi.entry:
+        if at < end:
+            _climb(entry, at, rssi)
+    return Observation(lo.read_point, lo.first, max(lo.last, hi.last), lo.count + hi.count, max(lo.peak, hi.peak),
+                       entry, lo.source)
 
 
 EXTENDED, APPENDED, RESHAPED = 0, 1, 2

@@ -4,8 +4,12 @@ Pure and deterministic: the same log and watermark give the same movements, what
 log was filled in. Location rules (all in event time):
 
 * Nobody has the item (first sighting, or it left every field): the sighting starting first
-  opens a short contest over its entry slots; the strongest entry RSSI among the sightings that
-  start in it wins (ties: earliest, then read point id). A move to a new location follows.
+  opens a contest that lasts one smoothing window from its first read; the strongest entry RSSI
+  among the sightings that start in it wins (ties: earliest, then read point id). A move to a new
+  location follows, dated at the contest's first read. A weak cross-read at a neighbouring read
+  point that the item's own field outvotes within the window therefore never becomes a movement.
+  Every window here is measured from the reads' own event times: shifting all input by any offset
+  shifts the history by that offset and changes nothing else.
 * The item is in a field and another location starts seeing it: it moves only if the newcomer's
   entry RSSI beats the current one by `rssi_margin_db` and the newcomer lasts at least the
   hold-off. Otherwise the newcomer waits as a *shadow*.
@@ -80,6 +84,13 @@ class LocationRules:
     margin_db: float
     steps: StepTable
     provisional: bool = False  # live mode: also return arrivals not decided yet (see the module docstring)
+
+
+def contest_end(first: Sighting) -> int:
+    """When the arrival contest that `first` opens stops taking candidates: one smoothing window
+    after its first read, measured from the read itself, so where the clock's slots fall changes
+    nothing, and a weak glimpse that a stronger field outvotes within the window never moves the item."""
+    return first.first + first.window_us
 
 
 def _rank(s: Sighting) -> tuple[float, int, str]:
@@ -212,12 +223,13 @@ def sweep(sightings: list[Sighting], scans: list[ScanFact], missing: list[int], 
             s: Sighting = obj  # type: ignore[assignment]
             if cur is None:
                 cands = [(i, s)]
+                closes = contest_end(s)
                 j = i + 1
-                while j < n and points[j][0] < s.entry_end:
+                while j < n and points[j][0] < closes:
                     if points[j][1] == 0 and j not in consumed:
                         cands.append((j, points[j][3]))  # type: ignore[arg-type]
                     j += 1
-                need = max(c.final_at for _, c in cands)
+                need = max(closes, *(c.final_at for _, c in cands))
                 best = max((c for _, c in cands), key=_rank)
                 moves = best.is_crossing or best.location != st.location
                 anchor = f"arrive:{best.read_point}:{best.source}"

@@ -83,7 +83,7 @@ class PartitionTracker:
             item.quiet_at = item.quiet_state = None
         elif how == APPENDED:
             # In order and after everything decided: nothing to look at before the watermark
-            # passes the new observation's entry slots, or, at a portal, the end of its crossing
+            # passes the new observation's entry span, or, at a portal, the end of its crossing
             # (its final_at is at least this read plus the window): looking earlier only finds the
             # decision still pending, and costs a recompute and a changelog write each time.
             need = entry_end_us(obs[-1], self._hold_off)

@@ -33,10 +33,23 @@ def test_an_item_out_of_the_field_longer_than_the_window_is_a_new_observation():
     assert [(o.first / S, o.last / S, o.count) for o in obs] == [(0.0, 3.0, 2), (8.1, 9.0, 2)]
 
 
-def test_entry_rssi_is_the_peak_of_the_first_two_hold_off_slots_only():
-    obs = _feed([(0.1, -70), (0.7, -65), (1.2, -40)])  # slots 0 and 1 count, slot 2 does not
+def test_entry_rssi_is_the_peak_of_the_first_two_hold_offs_only():
+    obs = _feed([(0.1, -70), (0.7, -65), (1.2, -40)])  # 0.1 up to 1.1 counts, 1.2 does not
     assert obs[0].entry_rssi == -65
     assert obs[0].peak == -40
+
+
+def test_the_entry_span_starts_at_the_first_read_not_at_a_slot_boundary():
+    # 1.3 s lies in the third 0.5 s slot of the clock, but within two hold-offs of the first read
+    assert _feed([(0.45, -70), (1.3, -60)])[0].entry_rssi == -60
+    assert _feed([(0.05, -70), (0.95, -60)])[0].entry_rssi == -60  # the same reads, 0.4 s earlier
+
+
+def test_a_late_earlier_read_moves_the_entry_span_with_it():
+    obs = _feed([(1.0, -70), (1.9, -50)])
+    assert obs[0].entry_rssi == -50
+    add_read(obs, "rp", S // 2, S // 2, 1, -75, "late", W, H)  # now the span is 0.5 up to 1.5: 1.9 drops out
+    assert (obs[0].first, obs[0].source, obs[0].entry_rssi) == (S // 2, "late", -70)
 
 
 def test_reads_without_rssi_count_as_presence():
