@@ -1,4 +1,4 @@
-"""Running long-lived stages from the CLI: stop on SIGTERM/SIGINT, connect Kafka, start threads."""
+"""Running long-lived stages from the CLI: stop on SIGTERM/SIGINT, connect Kafka, serve metrics, start threads."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import structlog
 
+from tagtrail.cli.supervisor import FAIL_FAST, Supervisor
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import SiteConfig
 from prometheus_client import CollectorRegistry
@@ -85,33 +86,12 @@ def clickhouse_for(site: SiteConfig, stop: threading.Event, *, max_backoff_s: fl
         client.close()
 
 
-class StageThreads:
-    """Runs several stages in one process; if one dies, all are stopped and the error re-raised."""
+class StageThreads(Supervisor):
+    """Stages that take no stop event of their own, run fail-fast (the demo): the first failure of
+    any stage stops them all, and join re-raises it. `tagtrail run` supervises with restarts instead."""
 
     def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self._threads: list[threading.Thread] = []
-        self._errors: list[tuple[str, BaseException]] = []
+        super().__init__(stop, FAIL_FAST)
 
-    def start(self, name: str, target: Callable[[], None]) -> None:
-        def body() -> None:
-            try:
-                target()
-            except BaseException as exc:  # report any stage failure to the supervisor
-                log.error("stage_failed", stage=name, error=f"{type(exc).__name__}: {exc}")
-                self._errors.append((name, exc))
-                self.stop.set()
-
-        thread = threading.Thread(target=body, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def join(self, timeout_s: float = 60.0) -> None:
-        while any(t.is_alive() for t in self._threads) and not self.stop.is_set():
-            self.stop.wait(0.5)
-        self.stop.set()
-        for t in self._threads:
-            t.join(timeout_s)
-        if self._errors:
-            name, exc = self._errors[0]
-            raise RuntimeError(f"stage {name} failed: {type(exc).__name__}: {exc}") from exc
+    def start(self, name: str, target: Callable[[], None], **options: Any) -> None:
+        super().start(name, lambda _attempt_stop: target(), **options)

@@ -22,6 +22,7 @@ Names (all prefixed `tagtrail_`):
   sink_batch_seconds                       seconds per ClickHouse insert (histogram)
   sink_rows_total                          rows ClickHouse acknowledged (replays after a crash count again)
   dead_letters_total{stage,reason}         inputs rejected to the dead-letter topic
+  stage_restarts_total{stage}              restarts of a failed stage by `tagtrail run`'s supervisor
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Metrics:
         )
         self._sink_rows = counter("sink_rows", "Rows ClickHouse acknowledged.")
         self._dead_letters = counter("dead_letters", "Inputs rejected to the dead-letter topic.", ("stage", "reason"))
+        self._stage_restarts = counter("stage_restarts", "Restarts of a failed stage by the tagtrail run supervisor.", ("stage",))
 
     @classmethod
     def for_site(cls, registry: CollectorRegistry, site: SiteConfig) -> Metrics:
@@ -146,3 +148,7 @@ class Metrics:
     # every stage
     def dead_letter(self, stage: str, reason: str, count: int = 1) -> None:
         self._dead_letters.labels(stage=self._label(stage), reason=self._label(reason)).inc(count)
+
+    def stage_restarted(self, stage: str) -> None:
+        """`tagtrail run` restarted this stage after it failed."""
+        self._stage_restarts.labels(stage=self._label(stage)).inc()
