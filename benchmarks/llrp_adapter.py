@@ -37,11 +37,13 @@ from tagtrail.config import (
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.logging import configure_logging
 
+from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "llrp_adapter.json"
 
 
-def start_emulators(readers: int, tags_per_report: int) -> tuple[subprocess.Popen, list[int]]:
-    proc = subprocess.Popen(
+def start_emulators(children: Children, readers: int, tags_per_report: int) -> tuple[subprocess.Popen, list[int]]:
+    proc = children.start(
         [sys.executable, "-m", "tagtrail.ingest.llrp.emulator", "--readers", str(readers), "--scenario", "flood",
          "--tags-per-report", str(tags_per_report)],
         stdout=subprocess.PIPE, text=True,
@@ -62,8 +64,9 @@ def site_for(ports: list[int], kafka: KafkaSettings, spool_dir: str) -> SiteConf
                       llrp=LlrpSettings(spool_dir=spool_dir, spool_max_bytes=512 * 1024 * 1024))
 
 
-def measure(readers: int, kafka: KafkaSettings, *, warmup_s: float, window_s: float, tags_per_report: int) -> dict:
-    proc, ports = start_emulators(readers, tags_per_report)
+def measure(children: Children, readers: int, kafka: KafkaSettings, *, warmup_s: float, window_s: float,
+            tags_per_report: int) -> dict:
+    proc, ports = start_emulators(children, readers, tags_per_report)
     conn = connect(kafka)
     ensure_topics(conn)
     metrics = AdapterMetrics()
@@ -122,7 +125,9 @@ def main() -> int:
     for n in (int(x) for x in args.readers.split(",")):
         kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:8]}",
                               partitions=32 if args.embedded else 12)
-        result = measure(n, kafka, warmup_s=args.warmup, window_s=args.window, tags_per_report=args.tags_per_report)
+        with Children() as children:
+            result = measure(children, n, kafka, warmup_s=args.warmup, window_s=args.window,
+                             tags_per_report=args.tags_per_report)
         print(f"{n:>3} reader(s): {result['delivered_per_s']:>7,} tag reports/s confirmed by Kafka "
               f"({result['received_per_s']:,}/s received), {result['cpu_us_per_read']} us CPU per read, "
               f"{result['cores_used']} cores", flush=True)

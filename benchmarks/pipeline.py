@@ -34,6 +34,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import limits  # noqa: E402  (sibling module: benchmarks/ is not a package)
+from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -110,11 +111,11 @@ def prepare_clickhouse(chdb: Path) -> None:
         client.close()
 
 
-def run_end_to_end(bootstrap: str, workdir: Path, readers: int, arrivals: float, duration: float,
+def run_end_to_end(children: Children, bootstrap: str, workdir: Path, readers: int, arrivals: float, duration: float,
                    warmup: float, window_s: float = 5.0, live: bool = True) -> dict:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    traffic = subprocess.Popen(
+    traffic = children.start(
         [sys.executable, str(Path(__file__).parent / "portal_traffic.py"), "--readers", str(readers),
          "--arrivals", str(arrivals), "--duration", str(duration + warmup)],
         stdout=subprocess.PIPE, text=True, env=env,
@@ -127,9 +128,9 @@ def run_end_to_end(bootstrap: str, workdir: Path, readers: int, arrivals: float,
     logs = {name: open(workdir / f"{name}.log", "w") for name in ("llrp", "process", "sink")}
     cmd = [sys.executable, "-m", "tagtrail.cli.main", "--log-json"]
     services = {
-        "process": subprocess.Popen([*cmd, "process", "--site", str(site)], stdout=logs["process"], stderr=subprocess.STDOUT, env=env),
-        "sink": subprocess.Popen([*cmd, "sink", "--site", str(site)], stdout=logs["sink"], stderr=subprocess.STDOUT, env=env),
-        "llrp": subprocess.Popen([*cmd, "ingest", "llrp", "--site", str(site)], stdout=logs["llrp"], stderr=subprocess.STDOUT, env=env),
+        "process": children.start([*cmd, "process", "--site", str(site)], stdout=logs["process"], stderr=subprocess.STDOUT, env=env),
+        "sink": children.start([*cmd, "sink", "--site", str(site)], stdout=logs["sink"], stderr=subprocess.STDOUT, env=env),
+        "llrp": children.start([*cmd, "ingest", "llrp", "--site", str(site)], stdout=logs["llrp"], stderr=subprocess.STDOUT, env=env),
     }
     json.loads(traffic.stdout.readline())  # {"started": true}: every reader is inventorying
     t0 = time.monotonic()
@@ -280,6 +281,12 @@ def main() -> int:
                    help="leave processing.provisional_movements off: movements become queryable only once decided")
     p.add_argument("--save-suffix", default="", help="save as results/pipeline<SUFFIX>.json and .svg")
     args = p.parse_args()
+    with Children() as children:
+        return run(args, children)
+
+
+def run(args: argparse.Namespace, children: Children) -> int:
+    """The benchmark; the broker and every service belong to `children`, stopped however this ends."""
     from tagtrail.logging import configure_logging
 
     configure_logging(level="warning")
@@ -287,9 +294,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tagtrail-bench-") as tmp:
         workdir = Path(tmp)
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        broker_dir = None
         if not bootstrap:
             bootstrap, broker_dir = start_broker(workdir)
+            children.adopt(lambda: subprocess.run([str(REPO / "deploy/local/kafka.sh"), "stop", str(broker_dir)],
+                                                  stdout=subprocess.DEVNULL))
         try:
             print("1. limits on the same bytes and rows")
             enc, dec, payloads = limits.avro_limits(args.limit_records)
@@ -304,11 +312,10 @@ def main() -> int:
             for lim in lims:
                 print(f"   {lim.name:<20} {lim.per_second:>12,.0f} /s  ({lim.note})")
             print(f"2. end to end: {args.readers} readers, {args.arrivals:g} items/s per door, {args.duration:g} s")
-            e2e = run_end_to_end(bootstrap, workdir, args.readers, args.arrivals, args.duration, args.warmup,
+            e2e = run_end_to_end(children, bootstrap, workdir, args.readers, args.arrivals, args.duration, args.warmup,
                                  args.smoothing_window_s, args.live)
         finally:
-            if broker_dir is not None:
-                subprocess.run([str(REPO / "deploy/local/kafka.sh"), "stop", str(broker_dir)], stdout=subprocess.DEVNULL)
+            children.stop_all()  # before the temporary directory holding the broker's data goes
     slowest = min(lims, key=lambda lim: lim.per_second)
     ratio = e2e["raw_reads_per_s_processed"] / slowest.per_second
     result = {

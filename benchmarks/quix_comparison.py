@@ -60,6 +60,9 @@ from tagtrail.kafka import connect, ensure_topics
 from tagtrail.kafka.topics import TopicSpec
 from tagtrail.wire import Codec
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
+
 QUIX_REQUIREMENT = "quixstreams==3.28.*"
 
 QUIX_DOES_LESS = [
@@ -121,8 +124,8 @@ def ensure_quix_venv(cache_dir: Path, requirement: str) -> tuple[Path, dict]:
 
 
 # -- measuring one drain -------------------------------------------------------------------------
-def drain(label: str, cmd: list[str], group: str, conn, reads: int, partitions: int, log_path: Path,
-          timeout_s: float) -> dict:
+def drain(children: Children, label: str, cmd: list[str], group: str, conn, reads: int, partitions: int,
+          log_path: Path, timeout_s: float) -> dict:
     """Runs `cmd` until `group` has committed all `reads` on the reads topic and measures it.
 
     Rate and CPU are taken between the first and the last commit seen *before* the input was
@@ -133,7 +136,7 @@ def drain(label: str, cmd: list[str], group: str, conn, reads: int, partitions: 
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = children.start(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT)
     commits: list[tuple[float, int, float]] = []  # (when seen, reads committed, cpu seconds)
     try:
         while True:
@@ -249,7 +252,8 @@ def preload(conn, codec: Codec, args) -> int:
     return round(sizes / args.reads)
 
 
-def run_round(n: int, args, bootstrap: str, quix_python: Path, variants: list[str], work: Path) -> dict:
+def run_round(children: Children, n: int, args, bootstrap: str, quix_python: Path, variants: list[str],
+              work: Path) -> dict:
     """One round: fresh topics, one preload, then tagtrail and each Quix variant drain the same topic."""
     prefix = f"quixcmp{uuid.uuid4().hex[:8]}"
     conn = connect(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix, partitions=args.partitions))
@@ -264,7 +268,7 @@ def run_round(n: int, args, bootstrap: str, quix_python: Path, variants: list[st
                                                commit_every_s=args.commit_every_s, batch=args.batch,
                                                live="false"))
         cmd = [sys.executable, "-m", "tagtrail.cli.main", "--log-level", "warning", "process", "--site", str(site_path)]
-        out["tagtrail"] = drain("tagtrail process", cmd, f"{prefix}.processor", conn, args.reads, args.partitions,
+        out["tagtrail"] = drain(children, "tagtrail process", cmd, f"{prefix}.processor", conn, args.reads, args.partitions,
                                 work / f"tagtrail-{n}.log", args.timeout_s)
         out["tagtrail"]["movements_published"] = count_committed(conn, conn.topics.movements)
 
@@ -280,7 +284,7 @@ def run_round(n: int, args, bootstrap: str, quix_python: Path, variants: list[st
                    "--state-dir", str(work / f"quix-state-{variant}-{n}"), "--variant", variant, "--window-s", "5",
                    "--commit-interval", str(args.quix_commit_interval)]
             side = f"quix_{variant}"
-            out[side] = drain(f"quix streams ({variant})", cmd, group, conn, args.reads, args.partitions,
+            out[side] = drain(children, f"quix streams ({variant})", cmd, group, conn, args.reads, args.partitions,
                               work / f"quix-{variant}-{n}.log", args.timeout_s)
             out[side]["observations_published"] = count_committed(conn, output)
             out[f"tagtrail_vs_{side}"] = ratios(out["tagtrail"], out[side])
@@ -318,9 +322,14 @@ def main() -> int:
     ap.add_argument("--keep-topics", action="store_true", help="leave the benchmark's topics on the broker")
     ap.add_argument("--out", default=str(BENCH / "results" / "quix_comparison.json"))
     args = ap.parse_args()
+    with Children() as children:
+        return run(args, children)
+
+
+def run(args: argparse.Namespace, children: Children) -> int:
+    """The comparison; the broker and every drained process belong to `children`, stopped however this ends."""
     variants = [v for v in args.quix_variants.split(",") if v]
     sides = ["tagtrail"] + [f"quix_{v}" for v in variants]
-
     quix_python, quix_versions_found = ensure_quix_venv(args.cache_dir, args.quix_requirement)
     broker = None
     bootstrap = args.bootstrap
@@ -328,11 +337,12 @@ def main() -> int:
         from tests.services import start_kafka
 
         broker = start_kafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
+        children.adopt(broker.stop)
         bootstrap = broker.bootstrap_servers
     work = Path(tempfile.mkdtemp(prefix="bench-quix-"))
     try:
         try:
-            rounds = [run_round(n, args, bootstrap, quix_python, variants, work) for n in range(1, args.rounds + 1)]
+            rounds = [run_round(children, n, args, bootstrap, quix_python, variants, work) for n in range(1, args.rounds + 1)]
         except TooShort as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -377,7 +387,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if broker is not None:
-            broker.stop()
+            children.stop_all()  # the broker, before its data goes
             shutil.rmtree(broker.data_dir, ignore_errors=True)
 
 

@@ -52,6 +52,8 @@ from tagtrail.wire import Codec  # noqa: E402
 from tests.scans.barcodes import GS, gtin14  # noqa: E402
 from tests.services import free_port, start_kafka  # noqa: E402
 
+from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
+
 BATCH = 500
 TOKEN = "bench-token"
 # Runs the service with the fast path switched off (it declines every barcode, so biip parses all).
@@ -156,12 +158,18 @@ def main() -> int:
     parser.add_argument("--out", default=None, help="default benchmarks/results/scan_upload[_biip_only].json")
     args = parser.parse_args()
     out = args.out or str(REPO / "benchmarks" / "results" / f"scan_upload{'_biip_only' if args.biip_only else ''}.json")
+    with Children() as children:
+        return run(args, out, children)
 
+
+def run(args: argparse.Namespace, out: str, children: Children) -> int:
+    """The benchmark; the broker and the scan service belong to `children`, stopped however this ends."""
     broker = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     workdir = Path(tempfile.mkdtemp(prefix="scan-bench-"))
     if not bootstrap:
         broker = start_kafka(workdir / "kafka")
+        children.adopt(broker.stop)
         bootstrap = broker.bootstrap_servers
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     ensure_topics(connect(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)))
@@ -173,8 +181,9 @@ def main() -> int:
         f"scans: {{host: 127.0.0.1, port: {port}}}\n"
     )
     launch = [sys.executable, "-c", BIIP_ONLY] if args.biip_only else [sys.executable, "-m", "tagtrail.cli.main"]
-    server = subprocess.Popen([*launch, "--log-level", "warning", "ingest", "scans", "--site", str(site)],
-                              cwd=REPO, stderr=open(workdir / "service.log", "wb"))
+    with open(workdir / "service.log", "wb") as log:
+        server = children.start([*launch, "--log-level", "warning", "ingest", "scans", "--site", str(site)],
+                                cwd=REPO, stderr=log)
     results: dict = {"benchmark": "scan_upload", "barcode_parsing": "biip only" if args.biip_only else "GS1 fast path, biip fallback",
                      "batch": BATCH, "devices": args.devices, "uvicorn_workers": 1,
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -218,8 +227,6 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(60)
-        if broker is not None:
-            broker.stop()
     results["in_process"] = {k: round(v, 1) if k.endswith("speedup") else round(v) for k, v in in_process_rates().items()}
     results["target_scans_per_s"] = 20_000
 

@@ -68,6 +68,7 @@ FIXED: dict[str, Fixed] = {
     "tests/history/test_revisions.py": fixed("an hourly bucket of the scenario's events", "2026-01-01"),
     "tests/llrp/test_clock.py": fixed("the host clock is injected (NOW); a reader clock never set reads near 2000",
                                       "2025-11-24", "2000-01-01"),
+    "tests/llrp/test_dead_letter_reasons.py": fixed("the mapper's injected clock (NOW)", "2025-11-24"),
     "tests/llrp/test_frames.py": fixed("LLRP frame encode/decode of timestamps as values", "2025-11-24", "2000-01-01"),
     "tests/llrp/test_report_decoder.py": fixed("the flood's injected clock", "2025-11-24"),
     "tests/llrp/test_tag_reads.py": fixed("the host clock is injected (NOW); a reader clock never set reads near 2000",

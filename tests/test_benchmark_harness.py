@@ -1,0 +1,156 @@
+"""The benchmark harnesses survive a fresh broker and never leave a process behind.
+
+benchmarks/processor.py died on a fresh broker with NOT_COORDINATOR while reading the group's
+committed offsets, and its `tagtrail process` child then ran on, orphaned, for an hour.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+HARNESSES = sorted(p.name for p in BENCHMARKS.glob("*.py") if p.name != "children.py")
+
+
+def load(name: str):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+processor = load("processor")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What Consumer.committed answers per partition (TopicPartition's error cannot be set)."""
+
+    offset: int
+    error: KafkaError | None = None
+
+
+class Coordinator:
+    """A consumer whose OffsetFetch fails with `errors` (raised, or set on a partition) first."""
+
+    def __init__(self, errors: list[KafkaError | tuple[str, KafkaError]]) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def committed(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        self.calls += 1
+        if self.errors:
+            error = self.errors.pop(0)
+            if isinstance(error, tuple):  # answered, with an error on one partition
+                return [Committed(-1001, error[1]), *(Committed(-1001) for _ in tps[1:])]
+            raise KafkaException(error)
+        return [Committed(100 * (tp.partition + 1)) for tp in tps]
+
+
+def test_a_fresh_broker_not_yet_coordinating_is_waited_for() -> None:
+    clock = FakeClock()
+    consumer = Coordinator([KafkaError(KafkaError.NOT_COORDINATOR), KafkaError(KafkaError.NOT_COORDINATOR),
+                            ("partition", KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS))])
+    total = processor.committed_total(consumer, "reads", 3, clock=clock, sleep=clock.sleep)
+    assert (total, consumer.calls) == (600, 4)
+
+
+def test_a_coordinator_that_never_comes_gives_up_at_the_deadline_naming_the_error() -> None:
+    clock = FakeClock()
+    consumer = Coordinator([KafkaError(KafkaError.NOT_COORDINATOR)] * 1000)
+    with pytest.raises(RuntimeError, match="committed offsets of reads: still NOT_COORDINATOR after 30 s"):
+        processor.committed_offsets(consumer, "reads", 3, deadline_s=30, clock=clock, sleep=clock.sleep)
+    assert 30 <= clock.now < 33
+
+
+def test_an_error_that_retrying_cannot_fix_is_raised_at_once() -> None:
+    clock = FakeClock()
+    consumer = Coordinator([KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED)])
+    with pytest.raises(KafkaException, match="GROUP_AUTHORIZATION_FAILED"):
+        processor.committed_offsets(consumer, "reads", 3, clock=clock, sleep=clock.sleep)
+    assert consumer.calls == 1
+
+
+HARNESS = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {benchmarks!r})
+    from children import Children
+
+    with Children(grace_s=5) as children:
+        child = children.start([sys.executable, "-c", "import time; time.sleep(300)"])
+        print(child.pid, flush=True)
+        if sys.argv[1] == "crash":
+            raise RuntimeError("NOT_COORDINATOR")
+        time.sleep(300)  # until signalled
+""")
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("ending", ["crash", signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_a_harness_stops_its_children_however_it_ends(ending: str | signal.Signals, tmp_path: Path) -> None:
+    script = tmp_path / "harness.py"
+    script.write_text(HARNESS.format(benchmarks=str(BENCHMARKS)))
+    harness = subprocess.Popen([sys.executable, str(script), "crash" if ending == "crash" else "wait"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = int(harness.stdout.readline())
+    try:
+        assert alive(child)
+        if ending != "crash":
+            harness.send_signal(ending)
+        harness.wait(30)
+        assert wait_gone(child), f"the harness ended ({ending}) and left its child {child} running"
+        if ending == "crash":
+            assert harness.returncode == 1 and "NOT_COORDINATOR" in harness.stderr.read()
+    finally:
+        harness.kill()
+        if alive(child):
+            subprocess.run(["kill", "-9", str(child)], check=False)
+
+
+@pytest.mark.parametrize("harness", HARNESSES)
+def test_every_harness_starts_processes_through_children(harness: str) -> None:
+    """A bare Popen is a process nobody stops when the harness crashes."""
+    source = (BENCHMARKS / harness).read_text()
+    assert "subprocess.Popen(" not in source, f"benchmarks/{harness}: start processes with Children.start"
