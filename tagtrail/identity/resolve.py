@@ -14,6 +14,7 @@ from tagtrail.identity.barcode import BarcodeError, BarcodeParser
 from tagtrail.identity.epc import EpcDecoder, EpcError
 
 _HEX = re.compile(r"^(?:0x)?([0-9A-Fa-f]{24}|[0-9A-Fa-f]{32,})$")
+_HEX_DIGITS = re.compile(r"^(?:0x)?([0-9A-Fa-f]+)$")
 _KEY = re.compile(r"^(00|01|414|8003|8004|epc|internal)/")
 
 
@@ -40,7 +41,20 @@ def resolve_any(text: str, *, epc: EpcDecoder | None = None, barcodes: BarcodePa
     try:
         return (barcodes or BarcodeParser(allow_internal=False)).parse(value).identity
     except BarcodeError as exc:
-        raise IdentityError(f"{value!r} is not an EPC, pure-identity URI, item key or GS1 barcode: {exc}") from exc
+        why = "; ".join(filter(None, (_why_not_an_epc(value), str(exc))))
+        raise IdentityError(f"{value!r} is not an EPC, pure-identity URI, item key or GS1 barcode: {why}") from exc
+
+
+def _why_not_an_epc(value: str) -> str | None:
+    """For hex that is not an EPC's length (most often a truncated copy), say what length an EPC has:
+    the barcode parser's complaint alone ("Failed to get GS1 Application Identifier") explains nothing."""
+    match = _HEX_DIGITS.match(value)
+    if not match or value.isdigit():
+        return None
+    digits = len(match.group(1))
+    short = f", {24 - digits} digit{'s' if digits < 23 else ''} short of a 96-bit EPC (cut off?)" if digits < 24 else ""
+    return (f"not an EPC: {digits} hex digits ({digits * 4} bits){short}; an EPC is 96 bits = 24 hex digits, "
+            "or 128 bits (32 digits) and more in whole 16-bit words")
 
 
 def _from_pure_identity(uri: str) -> Identity:

@@ -82,3 +82,13 @@ def test_any_identity_form_resolves_to_the_same_item(form: str) -> None:
 def test_unresolvable_identity_says_why() -> None:
     with pytest.raises(IdentityError, match="not an EPC, pure-identity URI, item key or GS1 barcode"):
         resolve_any("hello world")
+
+
+def test_truncated_epc_hex_says_why_it_is_not_an_epc() -> None:
+    truncated = TDS_HEX[:-1]
+    with pytest.raises(IdentityError) as info:
+        resolve_any(truncated)
+    message = str(info.value)
+    assert "not an EPC: 23 hex digits (92 bits), 1 digit short of a 96-bit EPC" in message
+    assert "an EPC is 96 bits = 24 hex digits" in message
+    assert "not a GS1 barcode" in message  # and why it is no barcode either
