@@ -18,7 +18,6 @@ DEFAULT_STEPS: dict[str, tuple[str, str]] = {
     "pick_face": ("picking", "in_progress"),
     "pack_station": ("packing", "in_progress"),
     "staging": ("staging_outbound", "in_progress"),
-    "departed": ("departing", "in_transit"),
 }
 
 SCAN_STEPS: dict[str, tuple[str, str | None]] = {
@@ -30,10 +29,14 @@ SCAN_STEPS: dict[str, tuple[str, str | None]] = {
     "count": ("cycle_counting", None),  # a count does not change what the item is: keep the disposition
 }
 
+# Steps after which the item has left the building: on-hand inventory no longer holds it, and it is
+# never `missing`. `shipping` is what an outbound crossing (or a ship scan) records; `departing` only
+# where a site maps its outbound doors to it (`processing.steps`), since CBV 2.0 makes the two, and
+# `staging_outbound`, exclusive for one exit.
 SHIPPED_STEPS = frozenset({"shipping", "departing"})
-# After it left, an item may only be seen on its way out, or come back through receiving.
+# After it left, an item may only be seen leaving again by the same step, or come back through a door.
 ALLOWED_AFTER: dict[str, frozenset[str]] = {
-    "shipping": frozenset({"shipping", "departing", "arriving", "receiving", "staging_outbound"}),
+    "shipping": frozenset({"shipping", "arriving", "receiving"}),
     "departing": frozenset({"departing", "arriving", "receiving"}),
 }
 
@@ -61,9 +64,6 @@ class StepTable:
             if found is not None:
                 return found
         return ("arriving", "unknown")
-
-    def departed(self) -> tuple[str, str]:
-        return self.table["departed"]
 
 
 def scan_step(action: str, disposition_before: str | None) -> tuple[str, str]:

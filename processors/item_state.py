@@ -29,7 +29,7 @@ class ItemState(msgspec.Struct):
     settled_until: int = 0  # input before this event time may change decided movements: recompute
     quiet_at: int | None = None  # see SweepResult.quiet: recomputing may start here ...
     quiet_state: BaseState | None = None  # ... from this state, while no input lands before it
-    status: str = PRESENT  # after the last recompute: present, missing, or gone (shipped/departed)
+    status: str = PRESENT  # after the last recompute: present, missing, or gone (shipped)
 
 
 class HotPart(msgspec.Struct, array_like=True):
@@ -70,10 +70,44 @@ def apply_hot(state: ItemState, hot: HotPart) -> None:
     state.status = hot.status
 
 
+class _SlotObservation(msgspec.Struct, array_like=True):
+    """An observation as changelogs written before the entry span was measured from the first read
+    hold it: the peaks of two clock-aligned hold-off slots instead of the entry staircase."""
+
+    read_point: str
+    first: int
+    last: int
+    count: int
+    peak: float
+    slot: int
+    e0: float
+    e1: float
+    source: str
+
+    def upgrade(self) -> Observation:
+        """The reads behind the slot peaks are gone: their maximum stands for the entry span's."""
+        return Observation(self.read_point, self.first, self.last, self.count, self.peak,
+                           [(self.first, max(self.e0, self.e1))], self.source)
+
+
+class _SlotItemState(ItemState):
+    observations: dict[str, list[_SlotObservation]] = msgspec.field(default_factory=dict)
+
+
+class _SlotHotPart(HotPart, array_like=True):
+    tails: dict[str, _SlotObservation]
+
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ItemState)
 _emitted_decoder = msgspec.msgpack.Decoder(dict[str, Emitted])
 _hot_decoder = msgspec.msgpack.Decoder(HotPart)
+_slot_decoder = msgspec.msgpack.Decoder(_SlotItemState)
+_slot_hot_decoder = msgspec.msgpack.Decoder(_SlotHotPart)
+
+
+def _fields(struct: msgspec.Struct) -> dict[str, object]:
+    return {f: getattr(struct, f) for f in struct.__struct_fields__}
 
 
 def encode_hot(state: ItemState) -> bytes:
@@ -81,7 +115,11 @@ def encode_hot(state: ItemState) -> bytes:
 
 
 def decode_hot(data: bytes) -> HotPart:
-    return _hot_decoder.decode(data)
+    try:
+        return _hot_decoder.decode(data)
+    except msgspec.ValidationError:
+        old = _slot_hot_decoder.decode(data)  # written before the entry span: still restores
+        return HotPart(**{**_fields(old), "tails": {rp: o.upgrade() for rp, o in old.tails.items()}})
 
 
 def encode_state(state: ItemState) -> bytes:
@@ -90,7 +128,12 @@ def encode_state(state: ItemState) -> bytes:
 
 
 def decode_state(data: bytes) -> ItemState:
-    return _decoder.decode(data)
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError:
+        old = _slot_decoder.decode(data)  # written before the entry span: still restores
+        return ItemState(**{**_fields(old), "observations": {rp: [o.upgrade() for o in obs]
+                                                              for rp, obs in old.observations.items()}})
 
 
 def encode_log(state: ItemState) -> bytes:

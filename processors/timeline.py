@@ -14,8 +14,16 @@ log was filled in. Location rules (all in event time):
   entry RSSI beats the current one by `rssi_margin_db` and the newcomer lasts at least the
   hold-off. Otherwise the newcomer waits as a *shadow*.
 * The current field stops seeing it (no read for its window): the strongest shadow still being
-  read takes over at that moment; with none, the item stays where it was last seen, except
-  after an outbound portal crossing, which is a departure.
+  read takes over at that moment; with none, the item stays where it was last seen.
+
+Leaving the building (CBV 2.0): the outbound portal crossing *is* the shipping event, at that door's
+location and read point (bizStep `shipping`, disposition `in_transit`); the item leaves on-hand
+inventory with it. Nothing follows it for the same exit: CBV makes `shipping` exclusive with
+`departing`, so there is no second "departed" event. An item that vanishes without an outbound
+crossing did not ship: it becomes `missing` (tracker) after `missing_after_s`, disposition `unknown`.
+
+An event that changes nothing (same location, read point, step and disposition as the item has)
+is not emitted: see `_Sweep.changes_nothing`.
 
 A decision is made only once the watermark shows every fact it depends on (`Pending`), so
 in-order input never revises an emitted movement; only late input can.
@@ -36,7 +44,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from tagtrail.processors.direction import NONE, OUTBOUND, UNKNOWN
+from tagtrail.processors.direction import NONE, UNKNOWN
 from tagtrail.processors.disposition import StepTable, anomaly, scan_step
 from tagtrail.processors.sightings import Sighting
 
@@ -122,6 +130,8 @@ class _Sweep:
         before = self.location
         if movement_type is None:
             movement_type = _movement_type(before, to_location)
+            if movement_type == "state_changed" and self.changes_nothing(read_point, step, disposition):
+                return
         flag = None if movement_type == "missing" else anomaly(self.step, step)
         self.out.append(Transition(movement_type, time, before, to_location, read_point, step, disposition,
                                    direction, flag, anchor, sources))
@@ -129,6 +139,12 @@ class _Sweep:
         self.read_point = read_point
         self.step = step
         self.disposition = disposition
+
+    def changes_nothing(self, read_point: str | None, step: str, disposition: str) -> bool:
+        """An event at the item's location that repeats its read point, step and disposition (a pick scan
+        confirming the pick face's read) is not an event. A function of the sweep's state only, so every
+        recompute, replay and fold agrees; a movement that late input turns into one is retracted."""
+        return read_point == self.read_point and step == self.step and disposition == self.disposition
 
     def move_to(self, s: Sighting, time: int, anchor: str) -> None:
         step, disposition = self.rules.steps.for_location(s.kind, s.direction)
@@ -156,10 +172,6 @@ class _Sweep:
             return
         self.shadows = []
         self.cur = None
-        if cur.is_crossing and cur.direction == OUTBOUND and self.location == cur.location:
-            step, disposition = self.rules.steps.departed()
-            self.emit(cur.last, None, cur.read_point, step, disposition, OUTBOUND,
-                      f"departed:{cur.read_point}:{cur.source}", [cur.source], movement_type="departed")
 
 
 @dataclass

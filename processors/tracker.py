@@ -199,7 +199,7 @@ class PartitionTracker:
         last = result.transitions[-1] if result.transitions else None
         if last is not None and last.movement_type == "missing":
             item.status = MISSING
-        elif result.state.step in SHIPPED_STEPS or (last is not None and last.movement_type == "departed"):
+        elif result.state.step in SHIPPED_STEPS:
             item.status = GONE
         else:
             item.status = PRESENT
@@ -272,7 +272,7 @@ class PartitionTracker:
                 continue
             mark = item.last_event + self.rules.missing_after_us
             if self._gone_by(item, mark):
-                # Its departure is only waiting for the watermark: it left, it is not missing.
+                # Its shipping is only waiting for the watermark: it left, it is not missing.
                 self._arm(key, now + self.rules.missing_after_us)
                 continue
             item.missing.append(mark)
@@ -284,8 +284,7 @@ class PartitionTracker:
         sightings = build_sightings(item.observations, self.rules.points, self._hold_off)
         result = sweep(sightings, item.scans, item.missing, item.base, self.rules.location, watermark,
                        self.rules.scan_locations)
-        last = result.transitions[-1] if result.transitions else None
-        return result.state.step in SHIPPED_STEPS or (last is not None and last.movement_type == "departed")
+        return result.state.step in SHIPPED_STEPS
 
     # -- restore --------------------------------------------------------------------------------
     def restore_item(self, key: str, item: ItemState) -> None:

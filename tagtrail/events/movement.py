@@ -6,6 +6,8 @@ import msgspec
 
 from tagtrail.events.identity import Identity
 
+# The processor no longer emits "departed": an outbound crossing is the one shipping event of an exit
+# (to_location = the door, bizStep shipping). It stays listed because histories written before hold it.
 MOVEMENT_TYPES = ("arrived", "moved", "departed", "state_changed", "missing")
 DIRECTIONS = ("inbound", "outbound", "unknown", "none")
 # Kafka headers of the movements topic, part of its contract: consumers tell retractions and live mode's

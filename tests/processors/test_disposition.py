@@ -38,3 +38,11 @@ def test_storage_after_shipping_without_receiving_is_flagged():
     assert anomaly("shipping", "receiving") is None
     assert anomaly("storing", "picking") is None
     assert anomaly(None, "storing") is None
+
+
+def test_cbv_shipping_excludes_departing_and_staging_outbound_for_one_exit():
+    assert anomaly("shipping", "departing") == "departing after shipping without receiving"
+    assert anomaly("shipping", "staging_outbound") == "staging_outbound after shipping without receiving"
+    assert anomaly("shipping", "shipping") is None  # the same exit read again
+    assert anomaly("shipping", "arriving") is None  # back at a door, direction not known yet
+    assert "departed" not in StepTable.from_settings({}).table  # no second event for the same exit

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tagtrail.processors.item_state import decode_state, encode_state
+import msgspec
+
+from tagtrail.processors.item_state import decode_hot, decode_state, encode_hot, encode_state
 from tagtrail.processors.tracker import UNKNOWN_READ_POINT, PartitionTracker, Rules
 from tests.processors.scenarios import S, T0, Script, identity, site
 
@@ -169,3 +171,21 @@ def test_a_hot_part_is_deleted_by_the_next_log_record_only_when_one_was_written(
     assert item.item_key.encode() not in commits[1]
     moved = commits[4]  # the first read at pick-1: a new observation, the whole log again
     assert item.item_key.encode() in moved and moved[hot_key] is None
+
+
+def test_changelog_records_written_before_the_entry_span_still_restore():
+    """Observations used to carry clock-slot peaks (slot, e0, e1): a restart after the upgrade restores them."""
+    item = identity(70)
+    t = PartitionTracker(Rules.from_site(site()))
+    _feed(t, Script().dwell(item, "storage-a", 0, 10, 1.0, rssi=-55))
+    state = t.items[item.item_key]
+    raw = msgspec.msgpack.decode(encode_state(state))
+    (obs,) = raw["observations"]["storage-a"]
+    raw["observations"]["storage-a"] = [obs[:5] + [obs[1] // (S // 2), -61.0, -55.0] + obs[6:]]
+    old = msgspec.msgpack.encode(raw)
+    restored = decode_state(old)
+    assert restored.observations["storage-a"][0].entry == [(T0, -55.0)]
+    assert restored.observations["storage-a"][0].count == 11 and restored.identity == item
+    hot = msgspec.msgpack.decode(encode_hot(state))
+    hot[0]["storage-a"] = raw["observations"]["storage-a"][0]
+    assert decode_hot(msgspec.msgpack.encode(hot)).tails["storage-a"].entry_rssi == -55.0
