@@ -228,3 +228,20 @@ def test_a_burst_never_submits_on_top_of_a_finished_uncollected_set(monkeypatch)
                 committed[tp.partition] = tp.offset
     assert not pending
     assert committed == {p: len(by_partition[p]) for p in range(partitions)}
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("clickhouse_target", ["chdb"], indirect=True)
+def test_a_burst_of_10000_distinct_tags_is_stored_once_by_a_live_sink(kafka, clickhouse_target, clickhouse):
+    """The field report: a live sink, then one reader report's 10,000 distinct tags at once. Small
+    batches make many sets, each due while the one before is finishing."""
+    from tests.sink.helpers import SinkThread, committed_lag, count, movement, produce_movements, site_for, wait_until
+
+    site = site_for(kafka, clickhouse_target.settings, batch_rows=300, catch_up_batch_rows=300, batch_seconds=0.02)
+    burst = [movement(i) for i in range(10_000)]
+    with SinkThread(site, kafka, clickhouse) as sink:
+        wait_until(lambda: count(clickhouse, "SELECT count() FROM movements") == 0, 60, "the sink's schema in place")
+        produce_movements(kafka, burst)
+        wait_until(lambda: committed_lag(kafka) == 0 or not sink.thread.is_alive(), 120, "the burst stored and committed")
+    assert count(clickhouse, "SELECT count() FROM movements") == len(burst)
+    assert count(clickhouse, "SELECT uniqExact(event_id) FROM movements") == len(burst)
