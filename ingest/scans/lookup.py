@@ -1,5 +1,8 @@
 """Reads for the item lookup page: where an item is, its history, what is at a location.
 
+Zones are shown as the views give them (the site file's zones, which the sink writes to ClickHouse);
+an item that shipped has no current location but `shipped_via`, the door it left by.
+
 The scan service must keep taking uploads whatever ClickHouse does, so the client is opened lazily
 on the first lookup, every failure becomes `LookupUnavailable` (answered as 503 with the reason)
 and a broken client is dropped so the next lookup reconnects.
@@ -23,6 +26,7 @@ import structlog
 from tagtrail.clickhouse import connect_clickhouse, parse_dsn
 from tagtrail.config import ClickHouseSettings, SiteConfig
 from tagtrail.history import queries
+from tagtrail.history.site_dimension import site_dimension
 from tagtrail.identity import IdentityError, resolve_any
 from tagtrail.ingest.scans.locations import LocationError, LocationResolver
 
@@ -48,6 +52,7 @@ class HistoryReader:
         self._owned = client is None  # a client handed in belongs to its owner (the sink): never closed here
         self._connect = connect or (lambda settings, base: connect_clickhouse(settings, base_dir=base))
         self._locations = LocationResolver(site)
+        self._zones = dict(site_dimension(site).locations)  # location -> zone ('' = none), as the site file says now
         self._lock = threading.Lock()  # clickhouse-connect clients are not safe for concurrent queries
 
     # -- the questions ---------------------------------------------------------------------
@@ -76,7 +81,7 @@ class HistoryReader:
         except LocationError as exc:
             raise UnknownIdentity(str(exc)) from exc
         items = self._rows(queries.inventory_items, location)
-        return {"location": location, "count": len(items), "items": items}
+        return {"location": location, "zone": self._zones.get(location) or None, "count": len(items), "items": items}
 
     def close(self) -> None:
         with self._lock:

@@ -42,6 +42,7 @@ from tagtrail.processors.sink.writer import MAX_BATCH_ROWS, MovementWriter, Stop
 from tagtrail.config import SiteConfig
 from tagtrail.config.site import SinkSettings
 from tagtrail.history.migrations import apply_reads_ttl, migrate
+from tagtrail.history.site_dimension import write_site_dimension
 from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import LagReporter, Metrics
 
@@ -69,6 +70,7 @@ def run_sink(site: SiteConfig, conn: KafkaConnection, clickhouse_client: Any, *,
     loop = SinkLoop(conn, clickhouse_client, site.sink, stop=stop, metrics=metrics, ready=ready)
     try:
         loop.prepare_clickhouse(site.sink.reads_ttl_days)
+        write_site_dimension(clickhouse_client, site)  # the zones the views show (migration 0005)
         loop.run()
     except Stopping:
         log.info("sink_stopped_while_waiting", message="offsets of unwritten batches were not committed; they are replayed on restart")

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "pure-identity URI, GS1 barcode data or item key; all resolve to the same item.",
         )
         p.add_argument("item", help="EPC hex, urn:epc:id:..., GS1 barcode or item key")
+        if name != "epcis":
+            p.add_argument("--format", choices=("table", "json"), default="table",
+                           help="json: one JSON object per row, as `tagtrail sql --format json` prints them")
         if name == "where":
             p.add_argument("--live", action="store_true",
                            help="where it is being read right now, before its movement is decided (live mode: "
@@ -44,7 +47,10 @@ def handle(args: argparse.Namespace) -> int:
     client = open_clickhouse(args)
     try:
         if args.command == "epcis":
-            print(json.dumps(export_epcis(client, identity.item_key), indent=2))
+            document = export_epcis(client, identity.item_key)
+            if not document["epcisBody"]["eventList"]:
+                raise UserError(f"no movements recorded for {identity.item_key}: no EPCIS document to export", exit_code=1)
+            print(json.dumps(document, indent=2))
             return 0
         if args.command == "where":
             ask = queries.where_live if args.live else queries.where_is
@@ -62,5 +68,19 @@ def handle(args: argparse.Namespace) -> int:
         client.close()
     if not rows:
         raise UserError(f"no movements recorded for {identity.item_key}", exit_code=1)
-    print(render_table(names, rows))
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(dict(zip(names, row)), default=str))
+    elif args.command == "where" and not args.live and dict(zip(names, rows[0]))["shipped_via"]:
+        print(shipped_line(dict(zip(names, rows[0]))))
+    else:
+        print(render_table(names, rows))
     return 0
+
+
+def shipped_line(state: dict) -> str:
+    """An item that left the site is nowhere on it: say which door it left by and when, not location None."""
+    since = state["since"]
+    when = since.strftime("%Y-%m-%d %H:%M:%S.%f UTC") if hasattr(since, "strftime") else str(since)
+    return (f"{state['item_key']} shipped via {state['shipped_via']} at {when} "
+            f"(read point {state['read_point']}, bizStep {state['biz_step']}, disposition {state['disposition']})")

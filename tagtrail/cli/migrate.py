@@ -6,6 +6,7 @@ import argparse
 
 from tagtrail.cli.clickhouse_option import add_clickhouse_options, open_clickhouse
 from tagtrail.cli.errors import UserError
+from tagtrail.cli.site_option import load_site_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from tagtrail.history.migrations import cluster_ddl, migrate
+    from tagtrail.history.site_dimension import write_site_dimension
 
     if args.cluster:
         try:
@@ -29,9 +31,11 @@ def handle(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         return 0
+    site = load_site_option(args)
     client = open_clickhouse(args)
     try:
         applied = migrate(client)
+        write_site_dimension(client, site)  # the site's zones, which the views show (as the sink does at start)
     finally:
         client.close()
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none (up to date)'}")

@@ -1,4 +1,9 @@
-"""The demo's picture: one self-contained HTML page with inline SVG charts, no JavaScript, no network."""
+"""The demo's picture: one self-contained HTML page with inline SVG charts, no JavaScript, no network.
+
+It draws what the summary read (tagtrail/demo/summary.py): a bar per door, time bucket and direction
+counts movements in movement_history, where one exit is one shipping event (migration 0005 hides the
+`departed` older histories carry after it), so each shipped item is one outbound bar unit.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,11 @@ class ReportData:
     title: str
     generated_at: dt.datetime
     headline: list[tuple[str, str]]
-    inventory: list[tuple[str, str, int]]  # location, disposition, items
+    inventory: list[tuple[str, str, int]]  # location, disposition, items: items on site (current_items)
     flows: list[DoorFlow]
     anomalies: list[tuple[str, str, str]]  # item, time, anomaly
     bucket_seconds: int
+    zones: tuple[tuple[str, str, int], ...] = ()  # zone, disposition, items: items on site
 
 
 def render(data: ReportData) -> str:
@@ -55,6 +61,7 @@ def render(data: ReportData) -> str:
 {charts or '<p>No dock door crossings recorded.</p>'}
 <h2>Inventory per location now</h2>
 {_table(("location", "disposition", "items"), data.inventory)}
+{f'<h2>Inventory per zone now</h2>{_table(("zone", "disposition", "items"), list(data.zones))}' if data.zones else ''}
 <h2>Anomalies</h2>
 {_table(("item", "time", "anomaly"), data.anomalies) if data.anomalies else '<p>None: every transition followed the allowed graph.</p>'}
 </body></html>

@@ -120,6 +120,7 @@ def run_demo(options: DemoOptions, *, on_progress: Callable[[Snapshot, Snapshot 
                     ("scans", str(feeder.scans_acknowledged)),
                 ],
                 inventory=summary.inventory,
+                zones=summary.zones,
                 flows=summary.flows,
                 anomalies=summary.anomalies,
                 bucket_seconds=max(5, int(plan.duration_s // 24)),

@@ -6,6 +6,12 @@ a barcode-only item can always produce. bizStep and disposition use the CBV 2.0 
 JSON-LD context defines; site-specific values that are not CBV become urn:tagtrail:... URIs (EPCIS
 forbids made-up urn:epcglobal:cbv values). Read points and locations have no GLN in tagtrail's site
 config, so they are named urn:tagtrail:<kind>:<id>.
+
+Leaving the building is one event: the shipping ObjectEvent at the door's read point, with disposition
+in_transit and no bizLocation (CBV: after it the objects are at no business location of this site; the
+door they left by is `tagtrail:shippedVia`). movement_history, which this reads, already hides the
+`departed` that histories stored before migration 0005 carry after it, so no export holds a shipping and
+a departing event for one exit.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ CBV_DISPOSITIONS = frozenset(
     ["active", "container_closed", "damaged", "destroyed", "dispensed", "disposed", "encoded", "expired", "in_progress", "in_transit", "inactive", "no_pedigree_match", "non_sellable_other", "partially_dispensed", "recalled", "reserved", "retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen", "unknown", "available", "completeness_verified", "completeness_inferred", "conformant", "container_open", "mismatch_instance", "mismatch_class", "mismatch_quantity", "needs_replacement", "non_conformant", "unavailable"]
 )
 GS1_KEY_PREFIXES = ("01/", "00/", "8003/", "8004/", "414/")
+EXIT_STEPS = frozenset({"shipping", "departing"})  # the processor's rule for an item that left the site
 
 ITEM_EVENTS = NamedQuery(
     "item_events",
@@ -78,7 +85,10 @@ def object_event(row: dict, item_key: str, epc_uri: str | None) -> dict:
     event["disposition"] = vocabulary(row["disposition"], CBV_DISPOSITIONS, "disposition")
     if row["read_point"]:
         event["readPoint"] = {"id": site_uri("readpoint", row["read_point"])}
-    if row["to_location"]:
+    if row["biz_step"] in EXIT_STEPS:
+        if row["to_location"] or row["from_location"]:
+            event["tagtrail:shippedVia"] = row["to_location"] or row["from_location"]
+    elif row["to_location"]:
         event["bizLocation"] = {"id": site_uri("location", row["to_location"])}
     event["tagtrail:movementType"] = row["movement_type"]
     if row["from_location"]:

@@ -1,7 +1,8 @@
 """Versioned, idempotent ClickHouse migrations from schemas/clickhouse/*.sql.
 
 Each file is one version (its name without .sql), applied in name order and recorded in
-`schema_migrations`. Every statement is written `IF NOT EXISTS`, so a migration cut short by a crash,
+`schema_migrations`. Every statement is written `IF NOT EXISTS` (plain views may be `CREATE OR REPLACE`d,
+which is as repeatable), so a migration cut short by a crash,
 or applied by two sinks starting at once, is simply applied again: recording a version is the last
 step, and applying twice changes nothing.
 """
@@ -85,10 +86,10 @@ def apply_reads_ttl(client: Any, days: int) -> None:
 
 
 # -- cluster DDL ----------------------------------------------------------------------------------
-_CREATE = re.compile(r"^CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS (\w+)", re.MULTILINE)
+_CREATE = re.compile(r"^CREATE (?:OR REPLACE )?(TABLE|MATERIALIZED VIEW|VIEW) (?:IF NOT EXISTS )?(\w+)", re.MULTILINE)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(\(([^)]*)\))?")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-DISTRIBUTED = ("movements", "item_current", "item_arrival", "item_live", "location_flow", "moves_hourly")
+DISTRIBUTED = ("movements", "item_current", "item_arrival", "item_live", "location_flow", "location_exits", "moves_hourly")
 SHARDED_BY_ITEM = ("movements", "item_current", "item_arrival", "item_live")
 
 

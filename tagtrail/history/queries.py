@@ -9,10 +9,17 @@ history is the latest version (by recorded_at) of each event_id, minus retracted
 (event_time, event_id); its current state is the last movement of that history. Two objects of the
 schema provide exactly that, and every query here reads one of them, never the `movements` table:
 
-* `movement_history` (view): `movements FINAL WHERE retracted = 0`. Per-item and time-travel queries.
+* `movement_history` (view): `movements FINAL WHERE retracted = 0`, minus what migration 0005 hides (a
+  stored `departed` right after the shipping movement of the same exit; a movement that repeats the
+  previous one). Per-item and time-travel queries.
 * `current_items` (view): one row per item, from `item_current` (kept on insert; exact under updates)
   except the items that ever had a movement retracted (`retracted_items`, few), whose state is
   recomputed from their history. Inventory now. "Where is X" reads the last row of movement_history.
+
+One story of leaving the building: an item whose latest movement is a shipping (or departing) one has
+left the site at that moment, wherever that movement is located; then `location` and `zone` are NULL and
+`shipped_via` names the door. Inventory counts only items on site (location IS NOT NULL). Zones come from
+the site file (`site_locations`, written by the sink at start; see tagtrail/history/site_dimension.py).
 
 Hourly flows, dock door moves and dwell read aggregates kept on insert: they count each published
 version that is not a retraction, so they are exact unless late input revised a movement.
@@ -23,6 +30,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+
+
+# The processor's rule for an item that left the site (processors/disposition.py SHIPPED_STEPS): its latest
+# movement ships it (or is a stored `departed`), wherever that movement is located.
+SHIPPED = "(toString(biz_step) IN ('shipping', 'departing') OR toString(movement_type) = 'departed')"
+ZONE_OF_LOCATION = """LEFT JOIN (SELECT location, argMax(zone, written_at) AS zone FROM site_locations GROUP BY location) AS zones
+    ON zones.location = ifNull({location}, '')"""
 
 
 @dataclass(frozen=True)
@@ -36,12 +50,18 @@ WHERE_IS = NamedQuery(
     "where_is",
     "Where is item X now?",
     """
-SELECT item_key, epc_uri, to_location AS location, disposition, biz_step, movement_type, read_point,
-       event_time AS since, event_id AS last_event_id
-FROM movement_history
-WHERE item_key = {item_key:String}
-ORDER BY event_time DESC, event_id DESC
-LIMIT 1
+SELECT item_key, epc_uri, if(gone, NULL, to_location) AS location, if(gone, NULL, nullIf(zones.zone, '')) AS zone,
+       disposition, biz_step, movement_type, read_point, event_time AS since, event_id AS last_event_id,
+       if(shipped, coalesce(to_location, from_location), NULL) AS shipped_via
+FROM
+(
+    SELECT *, """ + SHIPPED + """ AS shipped, shipped OR to_location IS NULL AS gone
+    FROM movement_history
+    WHERE item_key = {item_key:String}
+    ORDER BY event_time DESC, event_id DESC
+    LIMIT 1
+) AS last
+""" + ZONE_OF_LOCATION.format(location="last.to_location") + """
 """,
 )
 
@@ -60,10 +80,10 @@ HISTORY = NamedQuery(
     "history",
     "Full movement history of item X, oldest first.",
     """
-SELECT event_time, movement_type, from_location, to_location, read_point, biz_step, disposition,
-       direction, action, anomaly, event_id
-FROM movement_history
-WHERE item_key = {item_key:String}
+SELECT event_time, movement_type, from_location, to_location, nullIf(zones.zone, '') AS zone, read_point, biz_step,
+       disposition, direction, action, anomaly, event_id
+FROM (SELECT * FROM movement_history WHERE item_key = {item_key:String}) AS step
+""" + ZONE_OF_LOCATION.format(location="step.to_location") + """
 ORDER BY event_time, event_id
 """,
 )
@@ -72,11 +92,23 @@ INVENTORY = NamedQuery(
     "inventory",
     "How many items are at each location now, by disposition ('' location = all locations)?",
     """
-SELECT location, disposition, count() AS items
+SELECT location, zone, disposition, count() AS items
 FROM current_items
 WHERE location IS NOT NULL AND ({location:String} = '' OR location = {location:String})
-GROUP BY location, disposition
+GROUP BY location, zone, disposition
 ORDER BY location, disposition
+""",
+)
+
+INVENTORY_BY_ZONE = NamedQuery(
+    "inventory_by_zone",
+    "How many items are in each zone now, by disposition ('' zone: locations the site file gives no zone)?",
+    """
+SELECT ifNull(zone, '') AS zone, disposition, count() AS items, groupUniqArray(location) AS locations
+FROM current_items
+WHERE location IS NOT NULL
+GROUP BY zone, disposition
+ORDER BY zone, disposition
 """,
 )
 
@@ -84,7 +116,7 @@ INVENTORY_ITEMS = NamedQuery(
     "inventory_items",
     "Which items are at location L now?",
     """
-SELECT item_key, epc_uri, disposition, biz_step, last_seen
+SELECT item_key, epc_uri, zone, disposition, biz_step, last_seen
 FROM current_items
 WHERE location = {location:String}
 ORDER BY item_key
@@ -98,7 +130,8 @@ INVENTORY_AS_OF = NamedQuery(
 SELECT latest.1 AS location, latest.2 AS disposition, count() AS items
 FROM
 (
-    SELECT item_key, argMax((ifNull(to_location, ''), toString(disposition)), (event_time, event_id)) AS latest
+    SELECT item_key,
+           argMax((if(""" + SHIPPED + """, '', ifNull(to_location, '')), toString(disposition)), (event_time, event_id)) AS latest
     FROM movement_history
     WHERE event_time <= {as_of:DateTime64(6, 'UTC')}
     GROUP BY item_key
@@ -131,15 +164,24 @@ WITH
     (
         SELECT location, sum(departures) AS completed_visits,
                sum(arrival_us_sum) AS arrival_us, sum(departure_us_sum) AS departure_us
-        FROM location_flow
+        FROM
+        (
+            SELECT location, toInt64(departures) AS departures, arrival_us_sum, departure_us_sum FROM location_flow
+            UNION ALL
+            SELECT location, exits, 0, exit_us_sum FROM location_exits  -- shipped items' exits (migration 0005)
+        )
         GROUP BY location
     ),
     open AS
     (
-        SELECT location, count() AS items_now, sum(toUnixTimestamp64Micro(arrived_at)) AS open_arrival_us
-        FROM item_arrival FINAL
-        WHERE location != ''
-        GROUP BY location
+        -- open visits: items still at the location they last arrived at (a shipped item's visit to its
+        -- door ended with its exit, counted in location_exits)
+        SELECT arrival.location AS location, count() AS items_now,
+               sum(toUnixTimestamp64Micro(arrival.arrived_at)) AS open_arrival_us
+        FROM (SELECT item_key, location, arrived_at FROM item_arrival FINAL WHERE location != '') AS arrival
+        INNER JOIN (SELECT item_key, location FROM current_items WHERE location IS NOT NULL) AS here
+            ON here.item_key = arrival.item_key AND here.location = arrival.location
+        GROUP BY arrival.location
     )
 SELECT
     flow.location AS location,
@@ -156,11 +198,11 @@ ORDER BY location
 
 DOCK_DOOR_MOVES = NamedQuery(
     "dock_door_moves",
-    "Moves per dock door (portal crossings) per hour in a time range.",
+    "Moves per dock door (portal crossings) per hour in a time range (a shipped item's exit counts once).",
     """
 SELECT hour, location AS dock_door, direction, sum(moves) AS moves
 FROM moves_hourly
-WHERE direction != 'none'
+WHERE direction != 'none' AND movement_type != 'departed'
   AND hour >= toStartOfHour({since:DateTime64(6, 'UTC')}) AND hour <= {until:DateTime64(6, 'UTC')}
 GROUP BY hour, dock_door, direction
 ORDER BY hour, dock_door, direction
@@ -171,9 +213,18 @@ LOCATION_FLOW = NamedQuery(
     "location_flow",
     "Arrivals and departures per location per hour in a time range.",
     """
-SELECT hour, location, sum(arrivals) AS arrivals, sum(departures) AS departures
-FROM location_flow
-WHERE hour >= toStartOfHour({since:DateTime64(6, 'UTC')}) AND hour <= {until:DateTime64(6, 'UTC')}
+SELECT hour, location, toUInt64(sum(arrivals)) AS arrivals, toUInt64(sum(departures)) AS departures
+FROM
+(
+    SELECT hour, location, toInt64(arrivals) AS arrivals, toInt64(departures) AS departures
+    FROM location_flow
+    WHERE hour >= toStartOfHour({since:DateTime64(6, 'UTC')}) AND hour <= {until:DateTime64(6, 'UTC')}
+    UNION ALL
+    -- a shipped item's exit from its door (migration 0005)
+    SELECT hour, location, 0 AS arrivals, exits AS departures
+    FROM location_exits
+    WHERE hour >= toStartOfHour({since:DateTime64(6, 'UTC')}) AND hour <= {until:DateTime64(6, 'UTC')}
+)
 GROUP BY hour, location
 ORDER BY hour, location
 """,
@@ -192,7 +243,7 @@ LIMIT {limit:UInt32}
 """,
 )
 
-ALL = (WHERE_IS, WHERE_LIVE, HISTORY, INVENTORY, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES)
+ALL = (WHERE_IS, WHERE_LIVE, HISTORY, INVENTORY, INVENTORY_BY_ZONE, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES)
 BY_NAME = {q.name: q for q in ALL}
 
 
@@ -215,6 +266,10 @@ def history(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
 
 def inventory(client: Any, location: str | None = None) -> tuple[list[str], list[tuple]]:
     return run(client, INVENTORY, location=location or "")
+
+
+def inventory_by_zone(client: Any) -> tuple[list[str], list[tuple]]:
+    return run(client, INVENTORY_BY_ZONE)
 
 
 def inventory_items(client: Any, location: str) -> tuple[list[str], list[tuple]]:

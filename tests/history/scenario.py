@@ -16,12 +16,13 @@ def item_key(n: int) -> str:
 
 
 def mv(n: int, item: int, at_us: int, frm: str | None, to: str | None, *, step: str, disp: str, rp: str,
-       direction: str = "none", anomaly: str | None = None, epc: bool = True, action: str = "OBSERVE") -> Movement:
+       direction: str = "none", anomaly: str | None = None, epc: bool = True, action: str = "OBSERVE",
+       movement_type: str | None = None) -> Movement:
     return Movement(
         event_id=f"ev-{n}",
         identity=Identity(item_key=item_key(item), scheme="sgtin", gtin=GTIN, serial=str(item),
                           epc_uri=f"urn:epc:id:sgtin:0614141.012345.{item}" if epc else None),
-        movement_type="arrived" if frm is None else ("departed" if to is None else "moved"),
+        movement_type=movement_type or ("arrived" if frm is None else ("departed" if to is None else "moved")),
         biz_step=step, disposition=disp, event_time=at_us, recorded_at=at_us + 1000,
         from_location=frm, to_location=to, read_point=rp, direction=direction, anomaly=anomaly, action=action,
         source_event_ids=[f"read-{n}"],
@@ -36,8 +37,9 @@ def warehouse_day() -> list[Movement]:
         mv(4, 1, T0 + HOUR, "dock-door-1", "storage-a", step="storing", disp="sellable_not_accessible", rp="aisle-a-storage"),
         mv(5, 2, T0 + 2 * HOUR, "dock-door-1", "storage-a", step="storing", disp="sellable_not_accessible", rp="aisle-a-storage"),
         mv(6, 1, T0 + 3 * HOUR, "storage-a", "pick-face-1", step="picking", disp="sellable_accessible", rp="pick-face-1"),
-        mv(7, 3, T0 + 4 * HOUR, "dock-door-2", None, step="shipping", disp="in_transit", rp="door-2-outer",
-           direction="outbound", anomaly="skipped_packing"),
+        # the outbound crossing is the shipping event at the door (item 3 never left it): it leaves the site
+        mv(7, 3, T0 + 4 * HOUR, "dock-door-2", "dock-door-2", step="shipping", disp="in_transit", rp="door-2-outer",
+           direction="outbound", anomaly="skipped_packing", movement_type="state_changed"),
     ]
 
 

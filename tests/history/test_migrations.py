@@ -46,7 +46,7 @@ def test_migration_cut_short_midway_is_completed(clickhouse):
     assert partial.version == "0004_provisional_movements"
     for statement in partial.statements()[:2]:
         clickhouse.command(statement)
-    assert migrate(clickhouse) == [partial.version]
+    assert migrate(clickhouse) == [m.version for m in bundled_migrations()[3:]]
     assert {"item_live_mv", "live_items"} <= tables(clickhouse)
 
 

@@ -31,8 +31,9 @@ def test_where_is_and_history(clickhouse):
     assert (now["location"], now["disposition"], now["biz_step"], now["last_event_id"]) == \
         ("pick-face-1", "sellable_accessible", "picking", "ev-6")
     assert now["epc_uri"] == "urn:epc:id:sgtin:0614141.012345.1"
-    (gone,) = as_dicts(queries.where_is(client, item_key(3)))
-    assert gone["location"] is None and gone["movement_type"] == "departed"
+    (gone,) = as_dicts(queries.where_is(client, item_key(3)))  # shipped: on no location of the site any more
+    assert (gone["location"], gone["zone"], gone["shipped_via"], gone["biz_step"]) == (None, None, "dock-door-2", "shipping")
+    assert now["shipped_via"] is None
     steps = as_dicts(queries.history(client, item_key(1)))
     assert [(s["from_location"], s["to_location"]) for s in steps] == \
         [(None, "dock-door-1"), ("dock-door-1", "storage-a"), ("storage-a", "pick-face-1")]
@@ -43,7 +44,8 @@ def test_inventory_now_and_as_of(clickhouse):
     client = loaded(clickhouse)
     now = {(r["location"], r["disposition"]): r["items"] for r in as_dicts(queries.inventory(client))}
     assert now == {("pick-face-1", "sellable_accessible"): 1, ("storage-a", "sellable_not_accessible"): 2}
-    assert as_dicts(queries.inventory(client, "pick-face-1")) == [{"location": "pick-face-1", "disposition": "sellable_accessible", "items": 1}]
+    assert as_dicts(queries.inventory(client, "pick-face-1")) == [
+        {"location": "pick-face-1", "zone": None, "disposition": "sellable_accessible", "items": 1}]  # no site zones written
     then = {(r["location"], r["disposition"]): r["items"] for r in as_dicts(queries.inventory_as_of(client, at(T0 + 3 * HOUR // 2)))}
     assert then == {("dock-door-1", "in_progress"): 1, ("dock-door-2", "in_progress"): 1, ("storage-a", "sellable_not_accessible"): 1}
     items = [r["item_key"] for r in as_dicts(queries.inventory_items(client, "storage-a"))]

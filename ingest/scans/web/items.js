@@ -35,6 +35,26 @@ function locationLink(location) {
   return `<a href="#" class="location" data-location="${escapeHtml(location)}">${escapeHtml(location)}</a>`;
 }
 
+function zoneTag(zone, id = "") {
+  return zone ? ` <span class="zone"${id ? ` id="${id}"` : ""}>zone ${escapeHtml(zone)}</span>` : "";
+}
+
+// Where the item is, or, once it shipped, the door it left by: a shipped item is in no location of the site.
+function currentCard(c) {
+  if (!c) return `<div>No current location recorded.</div>`;
+  const place = c.shipped_via
+    ? `<div><span class="label">shipped via</span> <strong id="current-shipped-via">${escapeHtml(c.shipped_via)}</strong>
+       at <time id="current-since" datetime="${escapeHtml(c.since)}">${escapeHtml(when(c.since))}</time></div>`
+    : `<div><span class="label">now at</span> <strong id="current-location">${locationLink(c.location)}</strong>${zoneTag(c.zone, "current-zone")}</div>`;
+  const seen = c.shipped_via
+    ? (c.read_point ? `<div><span class="label">read point</span> ${escapeHtml(c.read_point)}</div>` : "")
+    : `<div><span class="label">last seen</span> <time id="current-since" datetime="${escapeHtml(c.since)}">${escapeHtml(when(c.since))}</time>
+       ${c.read_point ? ` at ${escapeHtml(c.read_point)}` : ""}</div>`;
+  return `${place}
+       <div><span class="label">state</span> <span id="current-state">${escapeHtml(c.disposition)}</span> · ${escapeHtml(c.biz_step)}</div>
+       ${seen}`;
+}
+
 function renderItem(answer) {
   $("inventory").hidden = true;
   $("item").hidden = false;
@@ -44,17 +64,11 @@ function renderItem(answer) {
     .filter(([k]) => k !== "item_key")
     .map(([k, v]) => `<dt>${escapeHtml(k.replace("_", " "))}</dt><dd>${escapeHtml(v)}</dd>`)
     .join("");
-  const c = answer.current;
-  $("current").innerHTML = c
-    ? `<div><span class="label">now at</span> <strong id="current-location">${locationLink(c.location)}</strong></div>
-       <div><span class="label">state</span> <span id="current-state">${escapeHtml(c.disposition)}</span> · ${escapeHtml(c.biz_step)}</div>
-       <div><span class="label">last seen</span> <time id="current-since" datetime="${escapeHtml(c.since)}">${escapeHtml(when(c.since))}</time>
-       ${c.read_point ? ` at ${escapeHtml(c.read_point)}` : ""}</div>`
-    : `<div>No current location recorded.</div>`;
+  $("current").innerHTML = currentCard(answer.current);
   $("timeline").innerHTML = answer.history
     .map((m) => `<li data-event-id="${escapeHtml(m.event_id)}" class="${m.anomaly ? "anomaly" : ""}">
         <time datetime="${escapeHtml(m.event_time)}">${escapeHtml(when(m.event_time))}</time>
-        <div class="what"><b>${escapeHtml(m.movement_type)}</b> ${locationLink(m.from_location)} → ${locationLink(m.to_location)}</div>
+        <div class="what"><b>${escapeHtml(m.movement_type)}</b> ${locationLink(m.from_location)} → ${locationLink(m.to_location)}${zoneTag(m.zone)}</div>
         <div class="how">${escapeHtml(m.biz_step)} · ${escapeHtml(m.disposition)}${m.read_point ? ` · ${escapeHtml(m.read_point)}` : ""}${m.direction && m.direction !== "none" ? ` · ${escapeHtml(m.direction)}` : ""}${m.anomaly ? ` · <span class="bad">${escapeHtml(m.anomaly)}</span>` : ""}</div>
       </li>`)
     .join("");
@@ -64,7 +78,8 @@ function renderItem(answer) {
 function renderInventory(answer) {
   $("item").hidden = true;
   $("inventory").hidden = false;
-  $("inventory-title").textContent = `${answer.count} item${answer.count === 1 ? "" : "s"} at ${answer.location}`;
+  $("inventory-title").textContent =
+    `${answer.count} item${answer.count === 1 ? "" : "s"} at ${answer.location}${answer.zone ? ` (zone ${answer.zone})` : ""}`;
   $("inventory-rows").innerHTML = answer.items
     .map((i) => `<tr><td><a href="#" class="item" data-key="${escapeHtml(i.item_key)}">${escapeHtml(i.epc_uri || i.item_key)}</a></td>
       <td>${escapeHtml(i.disposition)}</td><td>${escapeHtml(i.biz_step)}</td><td>${escapeHtml(when(i.last_seen))}</td></tr>`)
