@@ -129,6 +129,7 @@ def _cross_check(config: SiteConfig, builder: _Builder) -> list[str]:
         problems.append(f"{builder.source}:{line}: {key}: {message}" if line else f"{builder.source}: {key}: {message}")
 
     seen: set[str] = set()
+    zones: dict[str, tuple[str, str]] = {}  # location -> (zone, read point that declared it): one zone per location
     for i, rp in enumerate(config.read_points):
         if rp.id in seen:
             at(f"read_points[{i}].id", f"duplicate read point id {rp.id!r}")
@@ -137,6 +138,9 @@ def _cross_check(config: SiteConfig, builder: _Builder) -> list[str]:
             at(f"read_points[{i}].kind", f"unknown kind {rp.kind!r} (one of {', '.join(READ_POINT_KINDS)})")
         if rp.smoothing_window_s is not None and rp.smoothing_window_s <= 0:
             at(f"read_points[{i}].smoothing_window_s", "must be positive")
+        if rp.zone and zones.setdefault(rp.location, (rp.zone, rp.id))[0] != rp.zone:
+            other_zone, other = zones[rp.location]
+            at(f"read_points[{i}].zone", f"location {rp.location!r} is in zone {other_zone!r} (read point {other!r}), not {rp.zone!r}")
     reader_ids: set[str] = set()
     for i, reader in enumerate(config.readers):
         if reader.id in reader_ids:
