@@ -116,6 +116,7 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=4.0, help="seconds before measuring (default 4)")
     p.add_argument("--window", type=float, default=10.0, help="seconds measured (default 10)")
     p.add_argument("--tags-per-report", type=int, default=100, help="tags per RO_ACCESS_REPORT (default 100)")
+    p.add_argument("--out", type=Path, default=RESULTS, help=f"result file (default {RESULTS.relative_to(RESULTS.parents[2])})")
     args = p.parse_args()
     configure_logging(level="warning", json=False)
     bootstrap = None if args.embedded else os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -141,9 +142,9 @@ def main() -> int:
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "runs": runs,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"saved {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"saved {args.out}")
     return 0
 
 

@@ -280,6 +280,7 @@ def main() -> int:
     p.add_argument("--no-live", dest="live", action="store_false",
                    help="leave processing.provisional_movements off: movements become queryable only once decided")
     p.add_argument("--save-suffix", default="", help="save as results/pipeline<SUFFIX>.json and .svg")
+    p.add_argument("--out", type=Path, help="result file, the plot beside it as .svg (overrides --save-suffix)")
     args = p.parse_args()
     with Children() as children:
         return run(args, children)
@@ -290,7 +291,6 @@ def run(args: argparse.Namespace, children: Children) -> int:
     from tagtrail.logging import configure_logging
 
     configure_logging(level="warning")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tagtrail-bench-") as tmp:
         workdir = Path(tmp)
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -337,9 +337,11 @@ def run(args: argparse.Namespace, children: Children) -> int:
         f"published to queryable {e2e['first_version_published_to_queryable_p50_p99_s']} s\n"
         f"ratio to the slowest limit ({slowest.name}, {slowest.per_second:,.0f}/s): {ratio:.2f}"
     )
-    (RESULTS / f"pipeline{args.save_suffix}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"pipeline{args.save_suffix}.svg")
-    print(f"results: {RESULTS / f'pipeline{args.save_suffix}.json'}, plot: {RESULTS / f'pipeline{args.save_suffix}.svg'}")
+    out = args.out or RESULTS / f"pipeline{args.save_suffix}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    plot(result, out.with_suffix(".svg"))
+    print(f"results: {out}, plot: {out.with_suffix('.svg')}")
     return 0
 
 

@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--clickhouse", help="DSN (default: a fresh chdb folder in a temp dir)")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=RESULTS / "queries.json", help="result file")
     parser.add_argument("--revised", type=int, default=2000, help="items whose latest movement is updated or retracted")
     args = parser.parse_args(argv)
     tmp = None
@@ -160,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "queries.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

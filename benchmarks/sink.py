@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catch-up-batch-rows", type=int, default=SinkSettings.catch_up_batch_rows,
                         help="batch size while behind (default %(default)s; at or below --batch-rows: off)")
     parser.add_argument("--save-suffix", default="", help="save as benchmarks/results/sink<SUFFIX>.json")
+    parser.add_argument("--out", type=Path, help="result file (overrides --save-suffix)")
     parser.add_argument("--no-limits", action="store_true", help="skip the engine and bare-insert ceilings")
     args = parser.parse_args(argv)
 
@@ -215,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"sink{args.save_suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
+    out = args.out or RESULTS / f"sink{args.save_suffix}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
