@@ -8,6 +8,7 @@ import sys
 
 from tagtrail.cli.clickhouse_option import add_clickhouse_options, open_clickhouse
 from tagtrail.cli.errors import UserError
+from tagtrail.clickhouse.query_errors import describe_query_error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         result = client.query(query)
     except Exception as exc:
-        raise UserError(f"query failed: {exc}") from exc
+        raise UserError(f"query failed: {describe_query_error(query, exc)}") from exc
     finally:
         client.close()
     names = list(result.column_names)

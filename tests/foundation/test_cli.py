@@ -73,6 +73,7 @@ def test_missing_site_file_is_a_plain_error(tmp_path: Path) -> None:
 
 def test_sql_against_embedded_clickhouse(tmp_path: Path) -> None:
     dsn = f"chdb://{tmp_path / 'ch'}"
+    assert tagtrail("migrate", "--clickhouse", dsn).returncode == 0  # reads never create the database
     result = tagtrail("sql", "SELECT 40 + 2 AS answer", "--clickhouse", dsn, "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"answer": 42}
