@@ -32,7 +32,7 @@ def handle(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from exc
         return 0
     site = load_site_option(args)
-    client = open_clickhouse(args)
+    client = open_clickhouse(args, create=True)  # the one command that may create the database
     try:
         applied = migrate(client)
         write_site_dimension(client, site)  # the site's zones, which the views show (as the sink does at start)
