@@ -73,3 +73,41 @@ def test_cli_answers_for_an_item_given_as_epc_uri_or_barcode(clickhouse_settings
 
     unknown = tagtrail("where", "01/00614141123452/21/999", "--site", str(site))
     assert unknown.returncode == 1 and "no movements recorded" in unknown.stderr
+
+
+def test_cli_says_which_door_a_shipped_item_left_by_and_answers_in_json(clickhouse_settings, tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({
+        "clickhouse": {"dsn": clickhouse_settings.dsn, "database": clickhouse_settings.database},
+        "read_points": [{"id": "door-2-outer", "location": "dock-door-2", "kind": "dock_door_outer", "zone": "dock", "portal": "door-2"},
+                        {"id": "door-2-inner", "location": "dock-door-2", "kind": "dock_door_inner", "zone": "dock", "portal": "door-2"},
+                        {"id": "door-1-inner", "location": "dock-door-1", "kind": "dock_door_inner", "zone": "dock", "portal": "door-1"},
+                        {"id": "aisle-a-storage", "location": "storage-a", "kind": "storage", "zone": "storage"},
+                        {"id": "pick-face-1", "location": "pick-face-1", "kind": "pick_face", "zone": "picking"}]}))
+    migrated = tagtrail("migrate", "--site", str(site))  # writes the site's zones too
+    assert migrated.returncode == 0, migrated.stderr
+    client = connect_clickhouse(clickhouse_settings)
+    try:
+        store(client, warehouse_day())
+    finally:
+        client.close()
+
+    shipped = tagtrail("where", "01/00614141123452/21/3", "--site", str(site))
+    assert shipped.returncode == 0, shipped.stderr
+    assert shipped.stdout.startswith("01/00614141123452/21/3 shipped via dock-door-2 at 2026-01-01 04:00:00")
+    assert "None" not in shipped.stdout
+
+    where = tagtrail("where", "01/00614141123452/21/1", "--site", str(site), "--format", "json")
+    assert where.returncode == 0, where.stderr
+    (state,) = [json.loads(line) for line in where.stdout.splitlines()]
+    assert (state["location"], state["zone"], state["shipped_via"]) == ("pick-face-1", "picking", None)
+
+    history = tagtrail("history", "01/00614141123452/21/1", "--site", str(site), "--format", "json")
+    assert history.returncode == 0, history.stderr
+    steps = [json.loads(line) for line in history.stdout.splitlines()]
+    assert [(s["to_location"], s["zone"]) for s in steps] == [("dock-door-1", "dock"), ("storage-a", "storage"), ("pick-face-1", "picking")]
+    assert "zone" in tagtrail("history", "01/00614141123452/21/1", "--site", str(site)).stdout.splitlines()[0]
+
+    unknown = tagtrail("epcis", "01/00614141123452/21/999", "--site", str(site))
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert "no movements recorded for 01/00614141123452/21/999" in unknown.stderr

@@ -10,7 +10,8 @@ pytest.importorskip("playwright.sync_api", reason="playwright is not installed (
 from playwright.sync_api import Page, expect
 
 from tagtrail.clickhouse import connect_clickhouse
-from tagtrail.config import ClickHouseSettings
+from tagtrail.config import ClickHouseSettings, ReadPoint, SiteConfig
+from tagtrail.history.site_dimension import write_site_dimension
 from tests.web.conftest import StationService, save_screenshot, sign_in
 from tests.web.history_data import GTIN, Move, epc_uri, item_key, store_moves
 
@@ -70,3 +71,31 @@ def test_an_item_never_seen_is_said_so(page: Page, station: StationService, stor
     sign_in(page)
     expect(page.locator("#message")).to_have_text(f"never seen: {item_key('999')}")
     expect(page.locator("#item")).to_be_hidden()
+
+
+def test_a_shipped_item_shows_the_door_it_left_by_and_locations_show_their_zone(
+        page: Page, station: StationService, clickhouse_settings: ClickHouseSettings) -> None:
+    client = connect_clickhouse(clickhouse_settings)
+    try:
+        store_moves(client, JOURNEY + [
+            Move("ev-5", "9", 0, None, "dock-door-1", "receiving", "in_progress", "door-1-inner"),
+            Move("ev-6", "9", 40, "dock-door-1", "dock-door-1", "shipping", "in_transit", "door-1-outer"),
+        ])
+        write_site_dimension(client, SiteConfig(read_points=(  # what the sink writes from the site file at start
+            ReadPoint(id="door-1-inner", location="dock-door-1", kind="dock_door_inner", zone="dock", portal="door-1"),
+            ReadPoint(id="door-1-outer", location="dock-door-1", kind="dock_door_outer", zone="dock", portal="door-1"),
+            ReadPoint(id="pick-face-1", location="pick-face-1", kind="pick_face", zone="picking"),
+        )))
+    finally:
+        client.close()
+    page.goto(station.url + "/items?q=" + item_key("9"))
+    sign_in(page)
+    expect(page.locator("#current-shipped-via")).to_have_text("dock-door-1")
+    expect(page.locator("#current-since")).to_have_attribute("datetime", "2026-03-02T08:40:00Z")
+    expect(page.locator("#current-location")).to_have_count(0)  # it is at no location of the site
+    expect(page.locator("#timeline li").nth(0)).to_contain_text("zone dock")
+
+    page.fill("#search-input", item_key("7"))
+    page.press("#search-input", "Enter")
+    expect(page.locator("#current-location")).to_have_text("pick-face-1")
+    expect(page.locator("#current-zone")).to_have_text("zone picking")

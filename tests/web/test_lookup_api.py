@@ -13,6 +13,7 @@ import pytest
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings, SiteConfig
+from tagtrail.history.site_dimension import write_site_dimension
 from tagtrail.kafka import KafkaConnection
 from tests.scans.barcodes import GS, gtin14, wrong_check_digit
 from tests.services import free_port
@@ -127,3 +128,33 @@ def test_in_one_process_the_lookup_reads_the_embedded_chdb_it_is_handed(
         assert client.query("SELECT count() FROM movements").result_rows == [(1,)], "the handed-in client stays open"
     finally:
         client.close()
+
+
+def test_lookups_show_zones_and_the_door_a_shipped_item_left_by(
+        station_site: SiteConfig, kafka: KafkaConnection, clickhouse_settings: ClickHouseSettings) -> None:
+    zones = {"pack-1": "packing", "door-1-inner": "dock"}
+    site = replace(station_site, read_points=tuple(replace(rp, zone=zones.get(rp.id, rp.zone)) for rp in station_site.read_points))
+    client = connect_clickhouse(clickhouse_settings)
+    try:
+        store_moves(client, [Move("z1", "5", 0, None, "pack-station-1", "packing", "in_progress", "pack-1"),
+                             Move("z2", "6", 0, None, "pack-station-1", "packing", "in_progress", "pack-1"),
+                             Move("z3", "6", 30, "pack-station-1", "dock-door-1", "shipping", "in_transit", "door-1-inner")])
+        write_site_dimension(client, site)  # what the sink does at start
+    finally:
+        client.close()
+    service = StationService(site, kafka)
+    service.start()
+    try:
+        packed = httpx.get(f"{service.url}/v1/items/{item_key('5')}", headers=AUTH, timeout=30).json()
+        assert (packed["current"]["location"], packed["current"]["zone"], packed["current"]["shipped_via"]) == \
+            ("pack-station-1", "packing", None)
+        assert [h["zone"] for h in packed["history"]] == ["packing"]
+        shipped = httpx.get(f"{service.url}/v1/items/{item_key('6')}", headers=AUTH, timeout=30).json()
+        assert (shipped["current"]["location"], shipped["current"]["shipped_via"]) == (None, "dock-door-1")
+        assert [h["zone"] for h in shipped["history"]] == ["packing", "dock"]
+        packing = httpx.get(f"{service.url}/v1/locations/pack-1/inventory", headers=AUTH, timeout=30).json()
+        assert (packing["zone"], packing["count"], [i["zone"] for i in packing["items"]]) == ("packing", 1, ["packing"])
+        door = httpx.get(f"{service.url}/v1/locations/dock-door-1/inventory", headers=AUTH, timeout=30).json()
+        assert (door["zone"], door["count"]) == ("dock", 0)  # a shipped item is not stock at the door
+    finally:
+        service.stop()
