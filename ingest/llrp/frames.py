@@ -60,6 +60,12 @@ RESPONSES = {
     DELETE_ACCESSSPEC: DELETE_ACCESSSPEC_RESPONSE,
 }
 
+# requests LLRP 1.0.1 defines no response for; a reader may still answer one with an ERROR_MESSAGE
+NO_RESPONSE = {ENABLE_EVENTS_AND_REPORTS, KEEPALIVE_ACK}
+
+# GET_READER_CONFIG RequestedData values (LLRP 1.0.1 section 12.1.3)
+CONFIG_KEEPALIVE_SPEC = 8
+
 # parameter types
 P_UTC_TIMESTAMP = 128
 P_GENERAL_DEVICE_CAPABILITIES = 137
@@ -123,6 +129,32 @@ def parse_header(data: bytes | memoryview) -> tuple[int, int, int, int]:
     if version not in (1, 2) or length < HEADER_LEN or length > MAX_MESSAGE_BYTES:
         raise FrameError(f"invalid LLRP header: version {version}, type {msg_type}, length {length}")
     return version, msg_type, length, msg_id
+
+
+def message_type(frame: bytes) -> int:
+    """The 10-bit message type of the frame starting at frame[0]."""
+    return HEADER.unpack_from(frame, 0)[0] & 0x03FF
+
+
+def message_id(frame: bytes) -> int:
+    return HEADER.unpack_from(frame, 0)[2]
+
+
+def llrp_status(frame: bytes) -> tuple[int | None, str]:
+    """(StatusCode, ErrorDescription) of a response or ERROR_MESSAGE frame; (None, why) without a readable one."""
+    try:
+        status_param = find(walk(frame, HEADER_LEN), P_LLRP_STATUS)
+    except FrameError as exc:
+        return None, f"unreadable LLRPStatus: {exc}"
+    if status_param is None or len(status_param.body) < 4:
+        return None, "no LLRPStatus parameter"
+    code, text_len = struct.unpack_from("!HH", status_param.body)
+    return code, status_param.body[4:4 + text_len].decode("utf-8", "replace")
+
+
+def get_reader_config(msg_id: int, requested_data: int = CONFIG_KEEPALIVE_SPEC) -> bytes:
+    """GET_READER_CONFIG for one item of the configuration (AntennaID, GPI and GPO port 0: all)."""
+    return message(GET_READER_CONFIG, struct.pack("!HBHH", 0, requested_data, 0, 0), msg_id)
 
 
 def tlv(param_type: int, body: bytes = b"") -> bytes:

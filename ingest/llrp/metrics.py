@@ -26,12 +26,24 @@ class ReaderMetrics:
     reports: int = 0
     reads: int = 0
     dead_letters: int = 0
+    dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
+    liveness_probes: int = 0  # GET_READER_CONFIG probes sent to a quiet reader
     clock_offset_us: int = 0
     clock_unset: bool = False
 
     def set_state(self, state: str) -> None:
         self.state = state
         self.state_since = time.time()
+
+    def dead_letter(self, reason: str) -> None:
+        """Counted by its reason code. A new reason replaces the dict rather than growing it, so a
+        snapshot taken on another thread never iterates a dict that changes size."""
+        self.dead_letters += 1
+        counts = self.dead_letters_by_reason
+        if reason in counts:
+            counts[reason] += 1
+        else:
+            self.dead_letters_by_reason = {**counts, reason: 1}
 
 
 @dataclass
@@ -95,7 +107,7 @@ class MetricsBridge:
         self.adapter = adapter
         self.metrics = metrics
         self._reads: dict[str, int] = {}
-        self._dead: dict[str, int] = {}
+        self._dead: dict[tuple[str, str], int] = {}  # (reader, reason) -> count already carried
         self._states: dict[str, str] = {}
         for rid in reader_ids:
             metrics.reader_known(rid)
@@ -106,9 +118,11 @@ class MetricsBridge:
             if r.reads > self._reads.get(rid, 0):
                 m.tag_reads(rid, r.reads - self._reads.get(rid, 0))
                 self._reads[rid] = r.reads
-            if r.dead_letters > self._dead.get(rid, 0):
-                m.dead_letter("ingest.llrp", "reader_input", r.dead_letters - self._dead.get(rid, 0))
-                self._dead[rid] = r.dead_letters
+            for reason, count in r.dead_letters_by_reason.items():
+                carried = self._dead.get((rid, reason), 0)
+                if count > carried:
+                    m.dead_letter("ingest.llrp", reason, count - carried)
+                    self._dead[(rid, reason)] = count
             if self._states.get(rid) != r.state:
                 m.reader_state(rid, r.state, connected=r.state == "inventorying")
                 self._states[rid] = r.state

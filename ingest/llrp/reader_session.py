@@ -37,7 +37,8 @@ def backoff_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) 
 
 
 def silence_limit_s(reader: Reader, settings: LlrpSettings) -> float:
-    """How long without a byte before the link counts as dead: three keepalive periods, but always
+    """How long without a byte, and without an answer to the probe sent after two thirds of it (see
+    liveness), before the link counts as dead: three keepalive periods, but always
     early enough that detection (checked every 0.25 s) lands within dead_reader_after_s."""
     return max(reader.keepalive_s + 0.5, min(3 * reader.keepalive_s, settings.dead_reader_after_s - 1.0))
 
@@ -65,6 +66,7 @@ class ReaderSession(threading.Thread):
         self.link: ReaderLink | None = None
         self.log = log.bind(reader_id=reader.id, host=reader.host, port=reader.port)
         self._was_correcting = False
+        self._notices: set = set()  # ERROR_MESSAGE refusals already logged, across this reader's links
 
     # -- connection lifecycle -------------------------------------------------------------------
     def run(self) -> None:
@@ -86,8 +88,10 @@ class ReaderSession(threading.Thread):
             self.link = link
             self.metrics.connects += 1
             self.log.info("reader_connected")
+            probes_before = self.metrics.liveness_probes
             while link.is_alive() and not self.stop.wait(0.1):
-                pass
+                self.metrics.liveness_probes = probes_before + link.liveness.probes
+            self.metrics.liveness_probes = probes_before + link.liveness.probes
             if self.stop.is_set():
                 link.close()
                 link.join(5.0)
@@ -106,7 +110,7 @@ class ReaderSession(threading.Thread):
 
     def _new_link(self) -> ReaderLink:
         link = ReaderLink(self.reader, silence_s=silence_limit_s(self.reader, self.settings),
-                          on_bad_frame=self._bad_frame)
+                          on_bad_frame=self._bad_frame, notices=self._notices)
         link.add_tag_report_callback(self._on_tags)
         link.add_event_callback(self._on_event)
         for _name, state in LLRPReaderState.getStates():
@@ -165,7 +169,7 @@ class ReaderSession(threading.Thread):
                 self.log.info("reader_clock_trusted_again")
 
     def _dead_letter_record(self, payload: bytes, problem: Problem) -> tuple[int, bytes, bytes]:
-        self.metrics.dead_letters += 1
+        self.metrics.dead_letter(problem.reason)
         self.log.warning("llrp_dead_letter", reason=problem.reason, error=problem.error)
         letter = DeadLetter(source=self.reader.id, stage=STAGE, reason=problem.reason, error=problem.error,
                             payload=payload, occurred_at=self.clock_us(),

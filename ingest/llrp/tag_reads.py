@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from tagtrail.ingest.llrp import reasons
 from tagtrail.ingest.llrp.clock import ClockCorrector, ClockVerdict
 
 from tagtrail.config import Reader
@@ -19,6 +20,7 @@ from tagtrail.identity.epc import EpcError
 from tagtrail.ingest.llrp.epc_data import declared_length_problem
 
 UNKNOWN_PARAMETERS = "SllurpDecodeError"  # where sllurp puts parameters it could not decode
+NO_ANTENNA = 0  # the AntennaID a read gets from a report without one (LLRP numbers antennas from 1)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class TagReadMapper:
         self.decoder = decoder
         self.clock = clock
         self.read_points = {a.port: a.read_point for a in reader.antennas}
+        if reader.default_read_point is not None:
+            self.read_points[NO_ANTENNA] = reader.default_read_point
         self.last_verdict: ClockVerdict | None = None
 
     def map_report(self, tags: list[dict[str, Any]], received_at_us: int) -> tuple[list[TagRead], list[Problem]]:
@@ -68,22 +72,27 @@ class TagReadMapper:
         get = tag.get
         raw_epc = get("EPC") or get("EPC-96")
         if not raw_epc:
-            return None, Problem("missing_epc", f"reader {reader_id}: tag report entry {index} has no EPC",
+            return None, Problem(reasons.MISSING_EPC, f"reader {reader_id}: tag report entry {index} has no EPC",
                                  self._where(index))
         epc_hex = (raw_epc.decode("ascii") if isinstance(raw_epc, bytes) else str(raw_epc)).upper()
         length_problem = declared_length_problem(raw_epc)
         if length_problem is not None:
-            return None, Problem("bad_epc", f"reader {reader_id}: {length_problem}", self._where(index, epc_hex=epc_hex))
+            return None, Problem(reasons.BAD_EPC, f"reader {reader_id}: {length_problem}", self._where(index, epc_hex=epc_hex))
         try:
             identity = self.decoder.decode(epc_hex)
         except EpcError as exc:
-            return None, Problem("bad_epc", f"reader {reader_id}: {exc}", self._where(index, epc_hex=epc_hex))
+            return None, Problem(reasons.BAD_EPC, f"reader {reader_id}: {exc}", self._where(index, epc_hex=epc_hex))
         antenna = get("AntennaID")
-        if antenna is None and len(self.read_points) == 1:
-            antenna = next(iter(self.read_points))
+        if antenna is None:
+            antenna = self._antenna_without_id()
+            if antenna is None:
+                return None, Problem(reasons.UNKNOWN_ANTENNA, f"reader {reader_id}: tag report entry {index} names no "
+                                     f"AntennaID and the reader has {len(self.reader.antennas)} antennas; set the "
+                                     "reader's default_read_point for reports without one",
+                                     self._where(index, epc_hex=epc_hex, antenna="none"))
         read_point = self.read_points.get(antenna)
         if read_point is None:
-            return None, Problem("unknown_antenna", f"reader {reader_id}: antenna {antenna} is not in the site config",
+            return None, Problem(reasons.UNKNOWN_ANTENNA, f"reader {reader_id}: antenna {antenna} is not in the site config",
                                  self._where(index, epc_hex=epc_hex, antenna=str(antenna)))
         reader_first = get("FirstSeenTimestampUTC") or get("LastSeenTimestampUTC") or received_at_us - offset
         reader_last = get("LastSeenTimestampUTC") or reader_first
@@ -109,10 +118,19 @@ class TagReadMapper:
         unknown = tag.get(UNKNOWN_PARAMETERS)
         if unknown:
             types = ", ".join(str(u.get("Type")) for u in unknown)
-            return read, Problem("unknown_parameter", f"reader {reader_id}: tag report entry {index} carries "
+            return read, Problem(reasons.UNKNOWN_PARAMETER, f"reader {reader_id}: tag report entry {index} carries "
                                  f"parameter type(s) {types} that LLRP 1.0.1 does not define; the read was kept",
                                  self._where(index, epc_hex=epc_hex, parameter_types=types))
         return read, None
+
+    def _antenna_without_id(self) -> int | None:
+        """Where a report without AntennaID was read: the reader's declared default read point, else
+        its only antenna; None when it has several and declares none."""
+        if self.reader.default_read_point is not None:
+            return NO_ANTENNA
+        if len(self.reader.antennas) == 1:
+            return self.reader.antennas[0].port
+        return None
 
     def _where(self, index: int, **context: str) -> dict[str, str]:
         return {"reader_id": self.reader.id, "tag_index": str(index), **context}

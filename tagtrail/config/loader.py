@@ -152,6 +152,8 @@ def _cross_check(config: SiteConfig, builder: _Builder) -> list[str]:
             at(f"readers[{i}].search_mode", f"unknown search mode {reader.search_mode!r} (one of {', '.join(SEARCH_MODES)})")
         if not reader.antennas:
             at(f"readers[{i}].antennas", "a reader needs at least one antenna")
+        if reader.default_read_point is not None and reader.default_read_point not in seen:
+            at(f"readers[{i}].default_read_point", f"unknown read point {reader.default_read_point!r}")
         ports: set[int] = set()
         for j, antenna in enumerate(reader.antennas):
             if antenna.read_point not in seen:

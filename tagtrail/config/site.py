@@ -72,6 +72,9 @@ class Reader:
     rssi_scale: float = 1.0  # 0.01 for readers that report dBm x 100
     # Impinj readers only: enable their LLRP extensions so search_mode is sent (plain LLRP 1.0.1 has none)
     impinj_extensions: bool = False
+    # The read point of tag reports without AntennaID (readers that never send one); they get antenna_id 0.
+    # Without it such reports go to the only antenna's read point, or are dead-lettered (unknown_antenna).
+    default_read_point: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import Sighting, pallet_through_dock_door, sgtin96
+from tagtrail.ingest.llrp.emulator import Quirks, Sighting, pallet_through_dock_door, sgtin96
 from tagtrail.ingest.llrp.tag_reads import event_id
 
 from tests.llrp.conftest import dock_reader, read_topic
@@ -171,3 +171,22 @@ def test_a_reader_with_an_unset_clock_gets_corrected_times(kafka, emulators, sta
         assert abs(r.first_seen - truth) < 500_000  # corrected to within the measurement's delay
         assert r.clock_offset_us == r.first_seen - r.reader_first_seen
     assert adapter.reader("door6-reader").clock_unset
+
+
+def test_a_reader_like_edgexs_simulator_inventories_on_one_connection(kafka, emulators, start_adapter, read_codec) -> None:
+    """It refuses ENABLE_EVENTS_AND_REPORTS, sends no keepalives and no AntennaID: legal, and every read arrives."""
+    emu = emulators(quirks=Quirks(refuse_enable_events=True, keepalives=False, antenna_ids=False))
+    reader = dock_reader("door10-reader", emu.port, "door10", keepalive_s=1.0, default_read_point="door10-inner")
+    adapter = start_adapter(kafka, [reader])
+    assert emu.inventorying.wait(10), "setup never finished"
+    sightings = pallet_through_dock_door(now_us(), cases=5)
+    emu.queue(sightings)
+    adapter.wait(lambda: adapter.metrics.delivered_reads >= len(sightings), 30, "every read")
+    adapter.wait(lambda: adapter.reader("door10-reader").liveness_probes >= 3, 30, "three probes of the quiet link")
+    door = adapter.reader("door10-reader")
+    assert (door.connects, door.disconnects, door.silent_disconnects) == (1, 0, 0)
+    assert door.dead_letters == 0
+    reads = [read_codec.decode(m.value()) for m in read_topic(kafka.bootstrap_servers, kafka.topics.reads,
+                                                                expect=len(sightings))]
+    assert len(reads) == len(sightings)
+    assert {(r.read_point, r.antenna_id) for r in reads} == {("door10-inner", 0)}

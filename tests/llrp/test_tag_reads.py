@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from tagtrail.ingest.llrp.clock import ClockCorrector
-from tagtrail.ingest.llrp.tag_reads import TagReadMapper, event_id
+from tagtrail.ingest.llrp.tag_reads import NO_ANTENNA, TagReadMapper, event_id
 
 from tagtrail.config import Antenna, Reader
+from tagtrail.config.errors import ConfigError
+from tagtrail.config.loader import parse_site
 from tagtrail.identity import EpcDecoder
 
 NOW = 1_764_000_000_000_000
@@ -71,3 +76,38 @@ def test_an_unset_reader_clock_is_corrected_and_both_times_are_kept() -> None:
     assert read.reader_first_seen == unset - 200_000
     assert read.clock_offset_us == NOW - unset
     assert (read.first_seen, read.last_seen) == (NOW - 200_000, NOW)
+
+
+def test_a_reader_without_antenna_ids_reads_into_its_declared_default_read_point() -> None:
+    no_ids = dataclasses.replace(READER, default_read_point="door7-zone")
+    m = TagReadMapper(no_ids, EpcDecoder(), ClockCorrector())
+    untagged = {k: v for k, v in tag().items() if k != "AntennaID"}
+    (without, with_id), problems = m.map_report([untagged, tag(AntennaID=1)], NOW)
+    assert problems == []
+    assert (without.antenna_id, without.read_point) == (NO_ANTENNA, "door7-zone")
+    assert (with_id.antenna_id, with_id.read_point) == (1, "door7-outer")  # an AntennaID still decides
+
+
+def test_a_report_without_antenna_id_from_a_multi_antenna_reader_says_how_to_place_it() -> None:
+    untagged = {k: v for k, v in tag().items() if k != "AntennaID"}
+    reads, (problem,) = mapper().map_report([untagged], NOW)
+    assert reads == [] and problem.reason == "unknown_antenna"
+    assert "names no AntennaID and the reader has 2 antennas" in problem.error
+    assert "default_read_point" in problem.error and "antenna None" not in problem.error
+
+
+def test_the_site_file_declares_a_default_read_point_and_an_unknown_one_is_refused() -> None:
+    site = """
+read_points:
+  - {id: door7-outer, location: dock 7, kind: dock_door_outer}
+  - {id: door7-inner, location: dock 7, kind: dock_door_inner}
+readers:
+  - id: door7
+    host: 10.0.0.7
+    default_read_point: {default}
+    antennas: [{port: 1, read_point: door7-outer}, {port: 2, read_point: door7-inner}]
+"""
+    assert parse_site(site.replace("{default}", "door7-inner")).readers[0].default_read_point == "door7-inner"
+    with pytest.raises(ConfigError) as refused:
+        parse_site(site.replace("{default}", "door7-innr"), source="site.yaml")
+    assert "site.yaml:8: readers[0].default_read_point: unknown read point 'door7-innr'" in str(refused.value)

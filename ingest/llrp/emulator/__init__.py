@@ -6,6 +6,8 @@ use this one: `ReaderEmulator(port).start()`, `queue(sightings)`, faults, `stop(
 
 from tagtrail.ingest.llrp.emulator.reader import (
            UNSET_CLOCK_BASE_US,
+           InstantReplies,
+           Quirks,
            ReaderEmulator,
            SentTag,
            Sighting,
@@ -19,6 +21,8 @@ from tagtrail.ingest.llrp.emulator.scenarios import (
 
 __all__ = [
            "UNSET_CLOCK_BASE_US",
+           "InstantReplies",
+           "Quirks",
            "ReaderEmulator",
            "SentTag",
            "Sighting",

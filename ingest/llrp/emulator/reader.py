@@ -3,6 +3,9 @@
 One listening socket, one client session at a time (a new connection replaces the old one).
 Sightings queued while no client is inventorying stay queued, as a reader's report buffer
 would keep them. Faults are injected between frames so the test knows exactly what was sent.
+Quirks make one emulator bend the protocol the legal ways other vendors' readers do, and the
+emulator keeps what a reader keeps across connections (its ROSpecs), so a test can check that a
+client leaves it clean.
 """
 
 from __future__ import annotations
@@ -35,6 +38,17 @@ def wall_clock_us() -> int:
 
 
 @dataclass(frozen=True)
+class Quirks:
+    """Protocol bends seen in readers tagtrail did not write (legal, or at least shipped)."""
+
+    # answer ENABLE_EVENTS_AND_REPORTS (no response defined) with ERROR_MESSAGE, as EdgeX's simulator does
+    refuse_enable_events: bool = False
+    refusal_status: int = 112
+    keepalives: bool = True  # False: ignore the client's KeepaliveSpec and stay silent between reports
+    antenna_ids: bool = True  # False: never send AntennaID, even when the ROSpec asks for it (golemu)
+
+
+@dataclass(frozen=True)
 class Sighting:
     """A tag seen by one antenna, in true (receive-side) time; the reader stamps it with its own clock."""
 
@@ -63,9 +77,13 @@ class ReaderEmulator:
     """Plays one LLRP reader on 127.0.0.1:port. Thread-safe API; all socket work on its own threads."""
 
     def __init__(self, port: int = 0, *, host: str = "127.0.0.1", antennas: int = 4,
-                 clock: Callable[[], int] = wall_clock_us, clock_offset_us: int = 0, name: str = "emulator") -> None:
+                 clock: Callable[[], int] = wall_clock_us, clock_offset_us: int = 0, name: str = "emulator",
+                 quirks: Quirks = Quirks()) -> None:
         self.host, self.port, self.antennas, self.name = host, port, antennas, name
+        self.quirks = quirks
         self.clock = clock
+        self.rospecs: set[int] = set()  # ROSpec ids added and not deleted: a reader keeps them across connections
+        self.received: collections.Counter[int] = collections.Counter()  # client messages by type
         self.clock_offset_us = clock_offset_us  # reader clock minus true time
         self.sent: list[SentTag] = []
         self.connections = 0
@@ -274,6 +292,8 @@ class _Session:
 
     def _receive(self, data: bytes) -> bool:
         """Handles whole client frames; True when the client closed the connection."""
+        if self.r._silent:
+            return False  # a hung reader answers nothing
         self.buffer += data
         while len(self.buffer) >= frames.HEADER_LEN:
             _v, msg_type, length, msg_id = frames.parse_header(self.buffer)
@@ -286,27 +306,39 @@ class _Session:
 
     def _handle(self, msg_type: int, msg_id: int, body: bytes) -> bool:
         r = self.r
+        with r._lock:
+            r.received[msg_type] += 1
         if msg_type == frames.KEEPALIVE_ACK:
             r.keepalive_acks += 1
             return False
         if msg_type == frames.ENABLE_EVENTS_AND_REPORTS:
+            if r.quirks.refuse_enable_events:
+                self.send(frames.response(frames.ERROR_MESSAGE, msg_id, r.quirks.refusal_status,
+                                          "ENABLE_EVENTS_AND_REPORTS is not supported"))
             return False
         if msg_type == frames.GET_READER_CAPABILITIES:
             self.send(frames.capabilities_response(msg_id, antennas=r.antennas))
             return False
         if msg_type == frames.SET_READER_CONFIG:
             interval = keepalive_interval_ms(body)
-            if interval is not None:
+            if interval is not None and r.quirks.keepalives:
                 self.keepalive_s = interval / 1000 if interval else None
                 self.next_keepalive = time.monotonic() + (self.keepalive_s or 0)
         elif msg_type == frames.ADD_ROSPEC:
             self.spec = parse_add_rospec(body)
+            r.rospecs.add(self.spec.rospec_id)
         elif msg_type in (frames.ENABLE_ROSPEC, frames.START_ROSPEC):
             self.send(frames.response(frames.RESPONSES[msg_type], msg_id))
             r.inventorying.set()  # sllurp's ROSpecs start immediately once enabled
             return False
         elif msg_type in (frames.STOP_ROSPEC, frames.DISABLE_ROSPEC, frames.DELETE_ROSPEC):
             r.inventorying.clear()
+            if msg_type == frames.DELETE_ROSPEC:
+                (rospec_id,) = struct.unpack_from("!I", body)
+                if rospec_id == 0:  # 0: all of them
+                    r.rospecs.clear()
+                else:
+                    r.rospecs.discard(rospec_id)
         elif msg_type == frames.CLOSE_CONNECTION:
             self.send(frames.response(frames.CLOSE_CONNECTION_RESPONSE, msg_id))
             return True
@@ -349,7 +381,7 @@ class _Session:
             epc=bytes.fromhex(s.epc_hex),
             epc_bits=s.epc_bits,
             rospec_id=self.spec.rospec_id if c.get("ROSpecID") else None,
-            antenna_id=s.antenna if c.get("AntennaID") else None,
+            antenna_id=s.antenna if c.get("AntennaID") and self.r.quirks.antenna_ids else None,
             peak_rssi=s.peak_rssi if c.get("PeakRSSI") else None,
             channel_index=s.channel_index if c.get("ChannelIndex") else None,
             first_seen_us=first if c.get("FirstSeenTimestamp") else None,
@@ -376,3 +408,31 @@ def _due(s: Sighting) -> int:
 
 def pack_epc(value: int) -> bytes:
     return struct.pack("!IQ", value >> 64, value & 0xFFFFFFFFFFFFFFFF)
+
+
+class _Outbox:
+    """Stands in for the session's socket: what the reader sends is collected, not written."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.frames.append(data)
+
+
+class InstantReplies:
+    """The emulated reader's answers handed back inside the client's own send, without sockets.
+
+    That is the tightest timing a reader can give: the reply exists before the client's next
+    statement runs, so a client that registers a reply's callback after sending misses it every
+    time instead of now and then."""
+
+    def __init__(self, reader: ReaderEmulator) -> None:
+        self._outbox = _Outbox()
+        self._session = _Session(reader, self._outbox, 0)  # type: ignore[arg-type]
+
+    def answer(self, data: bytes) -> list[bytes]:
+        """The frames the reader sends back for the client's bytes, in order."""
+        self._session._receive(data)
+        out, self._outbox.frames = self._outbox.frames, []
+        return out
