@@ -64,6 +64,10 @@ def new_observation(read_point: str, first: int, last: int, count: int, rssi: fl
 
 def _climb(entry: list[tuple[int, float]], at: int, rssi: float) -> None:
     """Adds a read to a staircase (see Observation) unless an earlier read at least as strong hides it."""
+    if entry and at >= entry[-1][0]:  # hot path: reads in order
+        if rssi > entry[-1][1]:
+            entry.append((at, rssi))
+        return
     i = bisect.bisect_right(entry, at, key=lambda step: step[0])
     if i and entry[i - 1][1] >= rssi:
         return
