@@ -52,20 +52,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _print_progress(snap, previous) -> None:
-    if previous is None:
-        rate_r = rate_m = 0.0
-    else:
-        dt_s = max(snap.at - previous.at, 1e-6)
-        rate_r = (snap.reads - previous.reads) / dt_s
-        rate_m = (snap.movements - previous.movements) / dt_s
-    fresh = f"{snap.freshness_s:5.1f} s" if snap.freshness_s is not None else "    -"
-    print(
-        f"  reads {snap.reads:>7,} ({rate_r:>6,.0f}/s)  scans {snap.scans:>5,}  movements {snap.movements:>6,} "
-        f"({rate_m:>5,.0f}/s)  in ClickHouse {snap.rows:>6,}  lag: {snap.sink_lag:>5,} movements, newest row {fresh} old"
-        f"  provisional (live_items) {snap.provisional:>5,}",
-        file=sys.stderr,
-        flush=True,
-    )
+    from tagtrail.demo.progress import progress_line
+
+    print(progress_line(snap, previous), file=sys.stderr, flush=True)
 
 
 def _print_summary(result) -> None:

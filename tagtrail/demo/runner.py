@@ -3,6 +3,7 @@ pipeline to drain, then summarizes from ClickHouse and writes the HTML report.""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import socket
@@ -19,6 +20,7 @@ from tagtrail.cli.service import StageThreads
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.demo import flow, report
 from tagtrail.demo.feeder import Feeder
+from tagtrail.demo.paths import DEFAULT_WORKDIR
 from tagtrail.demo.progress import Progress, Snapshot
 from tagtrail.demo.summary import DemoSummary, summarize
 from tagtrail.demo.warehouse import ZONE_ANTENNAS, ZONE_READER, DemoWarehouse
@@ -32,7 +34,7 @@ class DemoOptions:
     items: int = 60
     doors: int = 2
     minutes: float = 1.0
-    workdir: Path = Path(".tagtrail/demo")
+    workdir: Path = DEFAULT_WORKDIR
     report_path: Path = Path("tagtrail-demo-report.html")
     seed: int = 2026
     drain_timeout_s: float = 120.0
@@ -160,29 +162,42 @@ def _wait_ready(url: str, stop: threading.Event, timeout_s: float = 30.0) -> Non
 def _drain(progress: Progress, emulators: dict, stop: threading.Event, timeout_s: float, on_progress,
            settle_s: float = 8.0) -> None:
     """Wait until readers have reported everything and every stage has caught up, and nothing new has
-    appeared for longer than a smoothing window (the last observations close on a timer)."""
+    appeared for longer than a smoothing window (the last observations close on a timer). Each progress
+    line of this phase says which of those it is waiting for, since the counters alone stand still."""
     deadline = time.monotonic() + timeout_s
     settled_since = None
     previous = progress.last
     while time.monotonic() < deadline and not stop.is_set():
         stop.wait(1.0)
         snap = progress.sample()
-        if on_progress:
-            on_progress(snap, previous)
+        pending = sum(em.pending() for em in emulators.values())
         # Rows, not row counts equal to movements: ClickHouse may merge away superseded versions.
         idle = (
-            all(em.pending() == 0 for em in emulators.values())
+            pending == 0
             and (snap.rows > 0 or snap.movements == 0)
             and previous is not None
             and (snap.reads, snap.scans, snap.movements, snap.rows)
             == (previous.reads, previous.scans, previous.movements, previous.rows)
         )
-        previous = snap
         if not idle:
             settled_since = None
         elif settled_since is None:
             settled_since = time.monotonic()
-        elif time.monotonic() - settled_since >= settle_s:
+        quiet_s = None if settled_since is None else time.monotonic() - settled_since
+        if on_progress:
+            on_progress(dataclasses.replace(snap, waiting_for=drain_status(pending, quiet_s, settle_s)), previous)
+        previous = snap
+        if quiet_s is not None and quiet_s >= settle_s:
             return
     if not stop.is_set():
         log.warning("demo_drain_timeout", timeout_s=timeout_s, sink_lag=progress.last.sink_lag)
+
+
+def drain_status(pending_reads: int, quiet_s: float | None, settle_s: float) -> str:
+    """What the end of the demo waits for, in the order it happens."""
+    if pending_reads:
+        return f"the reader emulators to report their last {pending_reads:,} reads"
+    if quiet_s is None:
+        return "the stages to catch up with the last reads and scans"
+    return (f"nothing new for {int(quiet_s)} s of the {settle_s:.0f} s of quiet that end the demo (an item's last "
+            "observation closes on the smoothing window's timer, so a decision may still come)")
