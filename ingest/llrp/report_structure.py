@@ -79,17 +79,18 @@ def check_report(frame: bytes) -> CheckedReport:
 
 
 def _top_level_problem(frame: bytes, pos: int, end: int) -> str | None:
+    where = f"at byte {pos} of the message"
     if frame[pos] & 0x80:
-        return (f"a TV parameter (type {frame[pos] & 0x7F}) at byte {pos} of the message stands outside any TagReportData, "
-                f"where only TLV parameters may; {end - pos} bytes from there cannot be read")
+        return (f"a TV parameter (type {frame[pos] & 0x7F}) {where} stands outside any TagReportData, where "
+                f"only TLV parameters may; {end - pos} bytes from there cannot be read")
     if end - pos < 4:
-        return f"{end - pos} stray byte(s) at byte {pos} of the message: too short for a parameter header"
+        return f"{end - pos} stray byte(s) {where}: too short for a parameter header"
     ptype, length = _TLV_HEADER.unpack_from(frame, pos)
+    name = parameter_name(ptype & 0x3FF)
     if length < 4:
-        return f"{parameter_name(ptype & 0x3FF)} at byte {pos} of the message declares {length} bytes, less than its own 4-byte header"
+        return f"{name} {where} declares {length} bytes, less than its own 4-byte header"
     if pos + length > end:
-        return (f"{parameter_name(ptype & 0x3FF)} at byte {pos} of the message declares {length} bytes but the message has "
-                f"{end - pos} left")
+        return f"{name} {where} declares {length} bytes but the message has {end - pos} left"
     return None
 
 

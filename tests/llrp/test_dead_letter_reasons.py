@@ -142,3 +142,13 @@ def test_the_readme_lists_every_reason_code_and_no_other() -> None:
     table = [line for line in section.splitlines() if line.startswith("| `")]
     documented = {code for line in table for code in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
     assert documented == set(reasons.REASONS)
+
+
+def test_an_entry_overrunning_the_message_is_malformed_and_the_entries_before_it_still_read() -> None:
+    overrun = struct.pack("!HH", frames.P_TAG_REPORT_DATA, 60) + frames.tv(frames.TV_EPC_96, EPC)
+    link = RecordingLink()
+    link._handle_frame(report(GOOD, overrun))
+    assert link.reasons() == [reasons.MALFORMED_FRAME]
+    assert "TagReportData (type 240) at byte 30 of the message declares 60 bytes but the message has 17 left" \
+        in link.letters[0][1]
+    assert [r.epc_hex for r in link.reads] == [EPC.hex().upper()]

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from tagtrail.ingest.llrp.emulator.reader import ReaderEmulator, wall_clock_us
+from tagtrail.ingest.llrp.emulator.reader import Quirks, ReaderEmulator, wall_clock_us
 from tagtrail.ingest.llrp.emulator.scenarios import flood, pallet_through_dock_door
 
 from tagtrail.logging import configure_logging
@@ -37,6 +37,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--population", type=int, default=2000, help="flood: distinct EPCs cycled through (default 2000)")
     p.add_argument("--clock-offset-s", type=float, default=0.0, help="reader clock minus true time, seconds")
     p.add_argument("--unset-clock", action="store_true", help="reader clock starts at 2000-01-01 (never set)")
+    p.add_argument("--refuse-enable-events", action="store_true",
+                   help="answer ENABLE_EVENTS_AND_REPORTS with ERROR_MESSAGE status 112, as EdgeX's simulator does")
+    p.add_argument("--no-keepalives", action="store_true", help="ignore the client's KeepaliveSpec: silent between reports")
+    p.add_argument("--no-antenna-id", action="store_true", help="never send AntennaID, even when the ROSpec asks for it")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until interrupted)")
     return p.parse_args(argv)
 
@@ -48,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     readers = []
+    quirks = Quirks(refuse_enable_events=args.refuse_enable_events, keepalives=not args.no_keepalives,
+                    antenna_ids=not args.no_antenna_id)
     for i in range(args.readers):
         emu = ReaderEmulator(args.port + i if args.port else 0, host=args.host, antennas=args.antennas,
-                             clock_offset_us=int(args.clock_offset_s * 1_000_000), name=f"emulator-{i + 1}")
+                             clock_offset_us=int(args.clock_offset_s * 1_000_000), name=f"emulator-{i + 1}",
+                             quirks=quirks)
         if args.unset_clock:
             emu.unset_clock()
         emu.start()

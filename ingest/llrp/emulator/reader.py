@@ -152,7 +152,8 @@ class ReaderEmulator:
         self._inject("restart", down_s)
 
     def go_silent(self) -> None:
-        """The reader hangs: the TCP link stays open but no keepalive or report comes any more."""
+        """The reader hangs: the TCP link stays open but nothing comes any more: no keepalive, no
+        report, no answer to a request (so a liveness probe goes unanswered too)."""
         self._inject("silent", None)
 
     def send_raw(self, data: bytes) -> None:
