@@ -38,8 +38,9 @@ def backoff_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) 
 
 def silence_limit_s(reader: Reader, settings: LlrpSettings) -> float:
     """How long without a byte, and without an answer to the probe sent after two thirds of it (see
-    liveness), before the link counts as dead: three keepalive periods, but always
-    early enough that detection (checked every 0.25 s) lands within dead_reader_after_s."""
+    liveness), before the link counts as dead: three keepalive periods, but always early enough
+    that detection (the probe and the verdict each wait for a 0.25 s check) lands within
+    dead_reader_after_s."""
     return max(reader.keepalive_s + 0.5, min(3 * reader.keepalive_s, settings.dead_reader_after_s - 1.0))
 
 
@@ -66,7 +67,7 @@ class ReaderSession(threading.Thread):
         self.link: ReaderLink | None = None
         self.log = log.bind(reader_id=reader.id, host=reader.host, port=reader.port)
         self._was_correcting = False
-        self._notices: set = set()  # ERROR_MESSAGE refusals already logged, across this reader's links
+        self._notices: set[tuple[int, int | None]] = set()  # ERROR_MESSAGE refusals already logged, across this reader's links
 
     # -- connection lifecycle -------------------------------------------------------------------
     def run(self) -> None:
