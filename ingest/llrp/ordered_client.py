@@ -4,7 +4,9 @@ sllurp (3.0.5) sends DELETE_ACCESSSPEC and only then registers the callback that
 DELETE_ROSPEC; a reply handled in between found no callback, so DELETE_ROSPEC was never sent and
 the ROSpec stayed on the reader (seen in 3 of 10 polite stops). Here the callback and the state
 come first. A reader that refuses DELETE_ACCESSSPEC (one without AccessSpec support) still gets
-its ROSpecs deleted: a stop always ends with the reader clean.
+its ROSpecs deleted, and a stop during setup drops the setup steps still waiting for their replies
+(sllurp would go on to enable the ROSpec it was adding, and miss the stop's own reply in the state
+that left it in): a stop always ends with the reader clean.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class OrderedLLRPClient(LLRPClient):
     def stopPolitely(self, onCompletion: Completion | None = None, disconnect: bool = False) -> None:  # noqa: N802, N803
         if disconnect:
             self.disconnecting = True
+            self._deferreds.clear()  # nothing begun before the stop goes on after it
 
         def access_specs_deleted(state: int, is_success: bool, *args: object) -> None:
             if not is_success:

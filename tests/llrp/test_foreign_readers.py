@@ -174,6 +174,24 @@ def test_the_stop_sequence_survives_replies_that_come_back_inside_the_send() -> 
     assert emulator.rospecs == set()
 
 
+def test_a_stop_during_setup_leaves_the_reader_clean_and_not_inventorying() -> None:
+    """The stop comes while ADD_ROSPEC's reply is still on its way: the ROSpec is deleted, not enabled."""
+    emulator = ReaderEmulator(antennas=2)
+    reader = InstantReplies(emulator)
+    in_flight: list[bytes] = []
+    client = OrderedLLRPClient(reader_config(two_antenna_reader(1)),
+                               transport_tx_write=lambda data: in_flight.extend(reader.answer(data)))
+    client.setState(LLRPReaderState.STATE_CONNECTED)
+    client.startInventory()  # ADD_ROSPEC sent, its reply not yet handled
+    done: list[bool] = []
+    client.stopPolitely(onCompletion=lambda _state, ok, *_: done.append(ok), disconnect=True)
+    while in_flight:
+        client.handleMessage(LLRPMessage(msgbytes=in_flight.pop(0)))
+    assert done == [True] and emulator.rospecs == set()
+    assert emulator.received[frames.ENABLE_ROSPEC] == 0
+    assert client.state != LLRPReaderState.STATE_INVENTORYING
+
+
 def test_ten_polite_stops_each_leave_the_reader_clean(harness) -> None:
     h = harness()
     for i in range(10):
