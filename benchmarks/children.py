@@ -23,7 +23,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -59,6 +61,8 @@ class Children:
         process = subprocess.Popen([*self._pdeathsig, *cmd], start_new_session=True, **popen)
         self._processes.append(process)
         self._stops.append(lambda: self._stop_group(process))
+        if self._pdeathsig:
+            _wait_for_exec(process, self._pdeathsig[0])
         return process
 
     def adopt(self, stop: Callable[[], None]) -> None:
@@ -88,6 +92,22 @@ class Children:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)
+
+
+def _wait_for_exec(process: subprocess.Popen, wrapper: str, timeout_s: float = 5.0) -> None:
+    """Until the wrapper has set the death signal and exec'd the command: a harness killed before
+    that would leave a child that never learns its parent is gone."""
+    deadline = time.monotonic() + timeout_s
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    forked_from = Path("/proc/self/cmdline").read_bytes()  # what it shows until its first exec is done
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            now = cmdline.read_bytes()
+        except OSError:
+            return
+        if now and now != forked_from and not now.split(b"\0")[0].endswith(wrapper.encode()):
+            return
+        time.sleep(0.001)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

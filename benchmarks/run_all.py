@@ -93,7 +93,7 @@ def run_one(children: Children, harness: Harness, cmd: list[str], env: dict[str,
         return Outcome(harness.name, f"failed (exit {code})", seconds, None)
     if not result.exists():
         return Outcome(harness.name, "no result", seconds, None)
-    return Outcome(harness.name, "passed", seconds, str(result.relative_to(REPO)))
+    return Outcome(harness.name, "passed", seconds, str(result.relative_to(REPO) if result.is_relative_to(REPO) else result))
 
 
 def start_broker(children: Children) -> str:
