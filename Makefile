@@ -2,10 +2,13 @@
 #   make demo   create .venv, install tagtrail, run the simulated warehouse on embedded defaults
 #   make test   create .venv, install tagtrail with test extras, run the whole suite against real
 #               Kafka (started from the official jars by deploy/local/kafka.sh) and real ClickHouse
+#   make bench  every benchmark harness in a quick configuration (BENCH_ARGS="--full" for the
+#               documented runs, "--only processor,queries" for some); see benchmarks/run_all.py
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: demo test venv kafka-jars bench clean
 
@@ -27,7 +30,7 @@ test: venv kafka-jars
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv kafka-jars
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tagtrail .pytest_cache
