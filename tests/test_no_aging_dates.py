@@ -63,6 +63,7 @@ FIXED: dict[str, Fixed] = {
     "tests/foundation/test_tag_read_encoder.py": fixed("encoder round trips of values", "2025-11-24"),
     "tests/history/answers.py": fixed("the injected query clock", "2030-01-01"),
     "tests/history/scenario.py": fixed("event times of a history queried with the injected clock", "2026-01-01"),
+    "tests/history/test_cli.py": fixed("the scenario's event time as `where` prints it", "2026-01-01"),
     "tests/history/test_epcis.py": fixed("the export of the scenario's first event time", "2026-01-01"),
     "tests/history/test_migrations.py": fixed("rows written and read back by a migration", "2026-01-01"),
     "tests/history/test_revisions.py": fixed("an hourly bucket of the scenario's events", "2026-01-01"),
