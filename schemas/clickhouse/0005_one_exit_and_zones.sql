@@ -7,10 +7,10 @@
 -- Histories written before this version hold the old pair for one exit: a movement to the door with
 -- bizStep shipping, then 2 s later `departed` (location NULL, bizStep departing). movement_history hides
 -- such a `departed` (the previous movement already is the exit), so every reader (history, where, EPCIS,
--- the demo) sees one exit event whichever processor wrote it; nothing stored is rewritten. It hides
--- likewise a movement that repeats the previous one's bizStep, disposition, read point and location
--- (older processors emitted such no-op state changes). For items whose stored state is such a hidden
--- `departed`, current_items reports its event id and time (item_current keeps only the latest movement).
+-- the demo) sees one exit event whichever processor wrote it; nothing stored is rewritten. For items
+-- whose stored state is such a hidden `departed`, current_items reports its event id and time
+-- (item_current keeps only the latest movement). No-op movements older processors stored (same bizStep,
+-- disposition, read point and location as the previous one) stay as stored: they change no answer.
 --
 -- Zones: the site file gives each read point a zone; a location's zone is the zone of its read points.
 -- The sink (and `tagtrail migrate --site`) writes both to the two small tables below at start
@@ -41,31 +41,51 @@ CREATE TABLE IF NOT EXISTS site_locations
 ENGINE = ReplacingMergeTree(written_at)
 ORDER BY location;
 
+-- Items with a stored `departed` (histories from older processors: the new one publishes none). Only
+-- their histories need the look back at the previous movement, so the other items' rows are read as
+-- before (a window over all rows would cost a sort of the whole table on every full read). Filled on
+-- insert and, for rows stored before this version, once by the INSERT below (repeatable: a set; on a
+-- cluster it fills the shard it runs on: run it on one replica of every shard).
+CREATE TABLE IF NOT EXISTS departed_items
+(
+    item_key String
+)
+ENGINE = ReplacingMergeTree
+ORDER BY item_key
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS departed_items_mv TO departed_items AS
+SELECT DISTINCT item_key
+FROM movements
+WHERE movement_type = 'departed';
+
+INSERT INTO departed_items SELECT DISTINCT item_key FROM movements WHERE movement_type = 'departed';
+
 -- THE history (replaces 0001's definition, same columns): the latest version of each movement, retracted
--- ones left out, minus the hidden rows described above. A filter on item_key still reads only that
--- item's range (ClickHouse pushes it below the window, which is partitioned by item_key).
+-- ones left out, and a stored `departed` hidden where the movement before it already is the exit (a
+-- shipping movement, or an outbound crossing into the door it departs from). A filter on item_key still
+-- reads only that item's range in both branches (the window is partitioned by item_key).
 CREATE OR REPLACE VIEW movement_history AS
+SELECT event_id, item_key, scheme, epc_uri, gtin, serial, sscc, movement_type, from_location, to_location,
+       read_point, biz_step, disposition, direction, action, anomaly, source_event_ids, event_time, recorded_at,
+       ingested_at
+FROM movements FINAL
+WHERE retracted = 0 AND item_key NOT IN (SELECT item_key FROM departed_items)
+UNION ALL
 SELECT event_id, item_key, scheme, epc_uri, gtin, serial, sscc, movement_type, from_location, to_location,
        read_point, biz_step, disposition, direction, action, anomaly, source_event_ids, event_time, recorded_at,
        ingested_at
 FROM
 (
     SELECT *,
-           lagInFrame(toUInt8(1)) OVER item AS has_previous,
-           lagInFrame(toString(biz_step)) OVER item AS previous_step,
-           lagInFrame(toString(disposition)) OVER item AS previous_disposition,
-           lagInFrame(toString(direction)) OVER item AS previous_direction,
-           lagInFrame(ifNull(toString(read_point), '')) OVER item AS previous_read_point,
-           lagInFrame(ifNull(toString(to_location), '')) OVER item AS previous_location
+           lagInFrame((toUInt8(1), toString(biz_step), toString(direction), ifNull(toString(to_location), ''))) OVER item
+               AS previous
     FROM movements FINAL
-    WHERE retracted = 0
+    WHERE retracted = 0 AND item_key IN (SELECT item_key FROM departed_items)
     WINDOW item AS (PARTITION BY item_key ORDER BY event_time, event_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
 )
-WHERE NOT (has_previous = 1 AND (
-    (movement_type = 'departed'
-        AND (previous_step = 'shipping' OR (previous_direction = 'outbound' AND previous_location = ifNull(from_location, ''))))
-    OR (toString(biz_step) = previous_step AND toString(disposition) = previous_disposition
-        AND ifNull(toString(read_point), '') = previous_read_point AND ifNull(toString(to_location), '') = previous_location)));
+WHERE NOT (movement_type = 'departed' AND previous.1 = 1
+           AND (previous.2 = 'shipping' OR (previous.3 = 'outbound' AND previous.4 = ifNull(from_location, ''))));
 
 -- Each item's latest movement, as 0002's current_items computed it (exact under updates and retractions).
 CREATE VIEW IF NOT EXISTS item_latest AS

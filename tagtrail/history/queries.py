@@ -9,9 +9,8 @@ history is the latest version (by recorded_at) of each event_id, minus retracted
 (event_time, event_id); its current state is the last movement of that history. Two objects of the
 schema provide exactly that, and every query here reads one of them, never the `movements` table:
 
-* `movement_history` (view): `movements FINAL WHERE retracted = 0`, minus what migration 0005 hides (a
-  stored `departed` right after the shipping movement of the same exit; a movement that repeats the
-  previous one). Per-item and time-travel queries.
+* `movement_history` (view): `movements FINAL WHERE retracted = 0`, minus the stored `departed` right
+  after the shipping movement of the same exit (migration 0005). Per-item and time-travel queries.
 * `current_items` (view): one row per item, from `item_current` (kept on insert; exact under updates)
   except the items that ever had a movement retracted (`retracted_items`, few), whose state is
   recomputed from their history. Inventory now. "Where is X" reads the last row of movement_history.

@@ -109,19 +109,6 @@ def test_an_older_processor_still_running_after_the_upgrade_tells_the_same_story
     one_exit_each(clickhouse, 1)
 
 
-def test_a_movement_that_changes_nothing_is_not_history(clickhouse):
-    migrate(clickhouse)
-    store(clickhouse, [
-        mv(1, 1, T0, None, "pick-face-1", step="picking", disp="in_progress", rp="pick-face-1", action="ADD"),
-        mv(2, 1, T0 + HOUR, "pick-face-1", "pick-face-1", step="picking", disp="in_progress", rp="pick-face-1",
-           movement_type="state_changed"),
-        mv(3, 1, T0 + 2 * HOUR, "pick-face-1", "pick-face-1", step="picking", disp="sellable_accessible", rp="pick-face-1",
-           movement_type="state_changed"),
-    ])
-    assert [h["event_id"] for h in rows(queries.history(clickhouse, item_key(1)))] == ["ev-1", "ev-3"]
-    assert len(export_epcis(clickhouse, item_key(1))["epcisBody"]["eventList"]) == 2
-
-
 def test_zones_from_the_site_file_show_in_where_history_and_inventory(clickhouse):
     migrate(clickhouse)
     write_site_dimension(clickhouse, SITE)
