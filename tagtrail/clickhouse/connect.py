@@ -102,7 +102,7 @@ def connect_clickhouse(settings: ClickHouseSettings, *, base_dir: Path | None = 
                           parameters={"db": settings.database}).result_rows[0][0]:
         client.close()
         raise NoTagtrailDatabase(
-            f"no tagtrail database at {target.describe()}: it has no database {settings.database!r} "
+            f"no tagtrail database at {target.path or target.describe()}: it has no database {settings.database!r} "
             "(the sink or `tagtrail migrate` creates it)",
             chdb_path=target.path,
         )

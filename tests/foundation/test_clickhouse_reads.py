@@ -69,7 +69,7 @@ def test_a_chdb_folder_without_the_site_database_is_named(tmp_path: Path) -> Non
     site.write_text(f"clickhouse: {{dsn: 'chdb://{demo}', database: other}}\n")
     result = tagtrail("sql", "SELECT 1", "--site", str(site), cwd=tmp_path)
     assert result.returncode == 2
-    assert f"no tagtrail database at chdb (embedded) at {demo}: it has no database 'other'" in result.stderr
+    assert f"no tagtrail database at {demo}: it has no database 'other'" in result.stderr
     assert "other" not in tagtrail("sql", "SELECT name FROM system.databases", "--clickhouse", f"chdb://{demo}",
                                    cwd=tmp_path).stdout
 
