@@ -223,15 +223,11 @@ class ReaderLink(LLRPReaderClient):
         if match.answer in (Answer.REFUSED_OPTIONAL, Answer.STRAY_ERROR):
             self._note_refusal(frame, match)
             return
-        try:
-            if match.answer is Answer.REFUSED_REQUEST:
-                lmsg = self._refusal_as_response(frame, match.request_type)
-            else:
-                lmsg = self._decode(frame)
-            if lmsg is None:
-                return
-        except (LLRPError, struct.error, KeyError, ValueError, IndexError, TypeError) as exc:
-            self.on_bad_frame(frame, reasons.MALFORMED_FRAME, f"cannot decode LLRP message: {type(exc).__name__}: {exc}")
+        if match.answer is Answer.REFUSED_REQUEST:
+            lmsg = self._refusal_as_response(frame, match.request_type)
+        else:
+            lmsg = self._decoded_or_dead_lettered(frame)
+        if lmsg is None:
             return
         self.current_frame = frame
         body = lmsg.msgdict.get(lmsg.getName(), {})
@@ -250,6 +246,13 @@ class ReaderLink(LLRPReaderClient):
             self.current_frame = b""
         if self.llrp.state == LLRPReaderState.STATE_INVENTORYING:
             self.inventoried = True
+
+    def _decoded_or_dead_lettered(self, frame: bytes) -> LLRPMessage | None:
+        try:
+            return self._decode(frame)
+        except (LLRPError, struct.error, KeyError, ValueError, IndexError, TypeError) as exc:
+            self.on_bad_frame(frame, reasons.MALFORMED_FRAME, f"cannot decode LLRP message: {type(exc).__name__}: {exc}")
+            return None
 
     def _decode(self, frame: bytes) -> LLRPMessage | None:
         """The message, or None when nothing in it is left to decode (its problems already reported)."""
@@ -285,9 +288,12 @@ class ReaderLink(LLRPReaderClient):
         """An ERROR_MESSAGE in place of a request's response, as that response failing, so sllurp's
         state machine fails the step it waits for (with the reader's status) instead of the next one."""
         code, text = frames.llrp_status(frame)
-        name = message_name(frames.RESPONSES[request_type])  # type: ignore[index]
         log.warning("llrp_request_refused", reader_id=self.reader.id, message=message_name(request_type),
                     status=code, error=text)
+        if request_type not in frames.RESPONSES:  # a custom request (Impinj's extensions): no response to fail
+            raise ReaderConfigurationError(f"the reader refused {message_name(request_type)} (message id "
+                                           f"{frames.message_id(frame)}) with ERROR_MESSAGE status {code}: {text}")
+        name = message_name(frames.RESPONSES[request_type])
         status = {"StatusCode": f"ERROR_MESSAGE status {code}", "ErrorDescription": text}
         lmsg = LLRPMessage(msgdict={name: {"LLRPStatus": status, "Ver": frames.VERSION,
                                            "Type": frames.RESPONSES[request_type],  # type: ignore[index]

@@ -37,7 +37,7 @@ class RequestBook:
 
     def __init__(self, max_unanswered: int = 64) -> None:
         self.max_unanswered = max_unanswered
-        self._awaiting: dict[int, int] = {}  # message id -> request type, a response is due
+        self._awaiting: OrderedDict[int, int] = OrderedDict()  # message id -> request type, an answer is due
         self._no_response: OrderedDict[int, int] = OrderedDict()  # id -> type, no response is due
         self._probes: OrderedDict[int, None] = OrderedDict()
 
@@ -47,10 +47,10 @@ class RequestBook:
         while len(data) - pos >= frames.HEADER_LEN:
             word, length, msg_id = frames.HEADER.unpack_from(data, pos)
             msg_type = word & 0x03FF
-            if msg_type in frames.RESPONSES:
-                self._awaiting[msg_id] = msg_type
-            elif msg_type in frames.NO_RESPONSE:
+            if msg_type in frames.NO_RESPONSE:
                 self._remember(self._no_response, msg_id, msg_type)
+            else:  # every other client message is a request (custom ones included: Impinj's extensions)
+                self._remember(self._awaiting, msg_id, msg_type)
             pos += max(length, frames.HEADER_LEN)
 
     def probe_sent(self, msg_id: int) -> None:
@@ -68,7 +68,7 @@ class RequestBook:
                 return Match(Answer.REFUSED_OPTIONAL, self._no_response.pop(msg_id))
             return Match(Answer.STRAY_ERROR)
         request = self._awaiting.get(msg_id)
-        if request is not None and frames.RESPONSES[request] == msg_type:
+        if request is not None and frames.RESPONSES.get(request) == msg_type:
             del self._awaiting[msg_id]
             return Match(Answer.RESPONSE, request)
         return Match(Answer.OTHER)

@@ -250,3 +250,13 @@ def test_closing_a_link_from_two_threads_at_once_raises_nothing() -> None:
     for t in threads:
         t.join(5)
     assert not any(t.is_alive() for t in threads)
+
+
+def test_a_refused_custom_request_ends_setup_with_the_readers_status() -> None:
+    """impinj_extensions on a reader without them: the refusal of the custom message is the link's end reason."""
+    link = ReaderLink(two_antenna_reader(1, impinj_extensions=True), silence_s=5.0, on_bad_frame=lambda *_: None)
+    link.llrp.state = LLRPReaderState.STATE_SENT_ENABLE_IMPINJ_EXTENSIONS
+    link.requests.sent(frames.message(1023, b"\x00\x00\x61\x9a\x15", 3))  # Impinj's ENABLE_EXTENSIONS, custom
+    with pytest.raises(ReaderConfigurationError, match="refused CUSTOM_MESSAGE .message id 3. with ERROR_MESSAGE "
+                                                       "status 109: unsupported"):
+        link._handle_frame(frames.response(frames.ERROR_MESSAGE, 3, 109, "unsupported"))
