@@ -55,20 +55,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except ConfigError as exc:
-        print(f"tagtrail: {exc}", file=sys.stderr)
+        _report_failure(args, log, "tagtrail: ", str(exc))
         return 2
     except UserError as exc:
-        print(f"tagtrail: error: {exc}", file=sys.stderr)
+        _report_failure(args, log, "tagtrail: error: ", str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        print("tagtrail: interrupted", file=sys.stderr)
+        _report_failure(args, log, "tagtrail: ", "interrupted")
         return 130
     except Exception as exc:
         if args.debug:
             raise
         log.error("unexpected_error", command=args.command, error=f"{type(exc).__name__}: {exc}")
-        print(f"tagtrail: unexpected error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", file=sys.stderr)
+        if not args.log_json:
+            print(f"tagtrail: unexpected error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", file=sys.stderr)
         return 1
+
+
+def _report_failure(args: argparse.Namespace, log, prefix: str, message: str) -> None:
+    """A failed command's last word: one plain line, or under --log-json a log event, so that every
+    line on stderr parses as JSON (log pipelines read it)."""
+    if args.log_json:
+        log.error("command_failed", command=args.command, error=message)
+    else:
+        print(f"{prefix}{message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

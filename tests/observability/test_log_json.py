@@ -86,3 +86,13 @@ def test_librdkafka_messages_are_json_lines(tmp_path: Path) -> None:
     assert refused[0]["level"] == "error" and refused[0]["facility"] == "FAIL"
     # logged while tagtrail waits for the broker, not only when it gives up after 30 s
     assert time.monotonic() - started < 25
+
+
+def test_a_failed_command_says_why_in_json_too(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "tagtrail.cli.main", "--log-json", "sql", "SELECT 1",
+                             "--clickhouse", f"chdb://{tmp_path / 'missing'}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    events = parsed(result.stderr.splitlines())
+    assert events[-1]["event"] == "command_failed" and events[-1]["command"] == "sql"
+    assert events[-1]["error"] == f"no tagtrail database at {tmp_path / 'missing'}: the folder does not exist"
