@@ -20,7 +20,8 @@ def test_records_of_a_replaced_producer_are_spooled_again(tmp_path: Path) -> Non
     records = [(TOPIC_READS, f"01/0000000000000{i}/21/{i}".encode(), f"read-{i}".encode()) for i in range(10)]
     spool.append(records)
     assert publisher.pump() == 10
-    assert len(publisher.producer) == 10 and spool.read(100) == []  # handed to librdkafka, waiting
+    # handed to librdkafka, waiting (its length also counts its own requests to the absent broker, now and then)
+    assert len(publisher.producer) >= 10 and spool.read(100) == []
 
     old = publisher.producer
     publisher._replace_producer()
