@@ -25,18 +25,21 @@ def tagtrail(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
-def make_demo_database(cwd: Path) -> Path:
-    """A tagtrail database where `tagtrail demo` keeps its own, as if the demo had run here."""
+@pytest.fixture(scope="module")
+def demo_here(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A folder with a tagtrail database where `tagtrail demo` keeps its own, as if the demo had run
+    there: (the folder, the demo's database). Shared by the tests that only read."""
+    cwd = tmp_path_factory.mktemp("demo-was-here")
     result = tagtrail("migrate", "--clickhouse", "chdb://.tagtrail/demo/chdb", cwd=cwd)
     assert result.returncode == 0, result.stderr
-    return cwd / ".tagtrail" / "demo" / "chdb"
+    return cwd, cwd / ".tagtrail" / "demo" / "chdb"
 
 
 @pytest.mark.parametrize("read", READS, ids=lambda r: r[0])
-def test_a_mistyped_chdb_path_creates_nothing_and_names_the_demo_database(tmp_path: Path, read: list[str]) -> None:
-    demo = make_demo_database(tmp_path)
-    typo = tmp_path / ".tagtrail" / "demo" / "chbd"
-    result = tagtrail(*read, "--clickhouse", f"chdb://{typo}", cwd=tmp_path)
+def test_a_mistyped_chdb_path_creates_nothing_and_names_the_demo_database(demo_here, read: list[str]) -> None:
+    cwd, demo = demo_here
+    typo = cwd / ".tagtrail" / "demo" / "chbd"
+    result = tagtrail(*read, "--clickhouse", f"chdb://{typo}", cwd=cwd)
     assert result.returncode == 2
     assert f"no tagtrail database at {typo}: the folder does not exist" in result.stderr
     assert f"the demo's database is at {demo}" in result.stderr
@@ -53,25 +56,25 @@ def test_no_dsn_at_all_says_the_default_was_used_and_creates_nothing(tmp_path: P
     assert not (tmp_path / ".tagtrail").exists()
 
 
-def test_a_folder_that_is_no_clickhouse_data_is_not_turned_into_one(tmp_path: Path) -> None:
-    make_demo_database(tmp_path)
-    folder = tmp_path / ".tagtrail" / "demo"  # the demo's folder, one level above its database
+def test_a_folder_that_is_no_clickhouse_data_is_not_turned_into_one(demo_here) -> None:
+    cwd, demo = demo_here
+    folder = demo.parent  # the demo's folder, one level above its database
     before = sorted(p.name for p in folder.iterdir())
-    result = tagtrail("sql", "SELECT 1", "--clickhouse", f"chdb://{folder}", cwd=tmp_path)
+    result = tagtrail("sql", "SELECT 1", "--clickhouse", f"chdb://{folder}", cwd=cwd)
     assert result.returncode == 2
     assert f"no tagtrail database at {folder}: the folder holds no ClickHouse data" in result.stderr
     assert sorted(p.name for p in folder.iterdir()) == before
 
 
-def test_a_chdb_folder_without_the_site_database_is_named(tmp_path: Path) -> None:
-    demo = make_demo_database(tmp_path)
+def test_a_chdb_folder_without_the_site_database_is_named(demo_here, tmp_path: Path) -> None:
+    cwd, demo = demo_here
     site = tmp_path / "site.yaml"
     site.write_text(f"clickhouse: {{dsn: 'chdb://{demo}', database: other}}\n")
-    result = tagtrail("sql", "SELECT 1", "--site", str(site), cwd=tmp_path)
+    result = tagtrail("sql", "SELECT 1", "--site", str(site), cwd=cwd)
     assert result.returncode == 2
     assert f"no tagtrail database at {demo}: it has no database 'other'" in result.stderr
     assert "other" not in tagtrail("sql", "SELECT name FROM system.databases", "--clickhouse", f"chdb://{demo}",
-                                   cwd=tmp_path).stdout
+                                   cwd=cwd).stdout
 
 
 def test_migrate_still_creates_the_database(tmp_path: Path) -> None:
