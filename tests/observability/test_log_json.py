@@ -96,3 +96,16 @@ def test_a_failed_command_says_why_in_json_too(tmp_path: Path) -> None:
     events = parsed(result.stderr.splitlines())
     assert events[-1]["event"] == "command_failed" and events[-1]["command"] == "sql"
     assert events[-1]["error"] == f"no tagtrail database at {tmp_path / 'missing'}: the folder does not exist"
+
+
+def test_library_warnings_show_at_the_default_level_and_their_info_only_at_debug() -> None:
+    emit = ("import logging, sys; from tagtrail.logging import configure_logging; "
+            "configure_logging(level=sys.argv[1], json=True); "
+            "log = logging.getLogger('sllurp.llrp_proto'); "
+            "log.warning('Unknown Status code %s', 112); log.info('using antennas: %s', [1])")
+    for level, expected in (("info", ["Unknown Status code 112"]),
+                            ("debug", ["Unknown Status code 112", "using antennas: [1]"])):
+        result = subprocess.run([sys.executable, "-c", emit, level], capture_output=True, text=True, timeout=60)
+        events = parsed(result.stderr.splitlines())
+        assert [e["event"] for e in events] == expected, result.stderr
+        assert {e["logger"] for e in events} == {"sllurp.llrp_proto"}
