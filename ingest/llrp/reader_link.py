@@ -91,8 +91,9 @@ class ReaderLink(LLRPReaderClient):
                  notices: set[tuple[int, int | None]] | None = None) -> None:
         keep_epc_bit_length()  # before any tag report is decoded (see epc_data)
         super().__init__(reader.host, reader.port, reader_config(reader), timeout=connect_timeout_s)
-        self.llrp = OrderedLLRPClient(self.config, transport_tx_write=self.send_data,
-                                      state_change_callback=self._on_llrp_state_changed)
+        # sllurp builds its LLRPClient in there; giving that instance the ordered stop sequence (a
+        # subclass that only overrides methods) keeps one client, and its settings logged once
+        self.llrp.__class__ = OrderedLLRPClient
         self.reader = reader
         self.silence_s = silence_s
         self.on_bad_frame = on_bad_frame
