@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaException, TopicPartition
 
 from tagtrail.config import SiteConfig
 from tagtrail.events import DeadLetter
@@ -98,9 +98,9 @@ class Processor:
         self.written_watermarks: dict[int, int] = {}
         self.instance_id = instance_id
         txid = f"{conn.topics.prefix}.processor.{instance_id}"
-        self.producer = Producer(conn.transactional_producer_config(
+        self.producer = conn.transactional_producer(
             txid, **{"transaction.timeout.ms": int(self.settings.transaction_timeout_s * 1000),
-                   "message.timeout.ms": int(self.settings.transaction_timeout_s * 1000), "linger.ms": 20}))
+                   "message.timeout.ms": int(self.settings.transaction_timeout_s * 1000), "linger.ms": 20})
         # Static membership: a restarted instance (same id) takes its partitions back at once,
         # without waiting for the session of its previous, killed incarnation to time out.
         self.consumer = Consumer(conn.consumer_config(
@@ -228,6 +228,7 @@ class Processor:
     def _emit(self) -> None:
         now = self.clock()
         topic = self.topics.movements
+        produce = self.checkpoint.produce
         for tracker in self.trackers.values():
             for movement, retracted in tracker.advance(now):
                 key = movement.identity.item_key.encode()
@@ -235,7 +236,7 @@ class Processor:
                 headers = [RETRACTED_HEADER] if retracted else None
                 if movement.provisional:
                     headers = [*(headers or ()), PROVISIONAL_HEADER]
-                self._produce(topic, self.conn.partition_for(key, self.movement_partitions), key, value, headers)
+                produce(topic, self.conn.partition_for(key, self.movement_partitions), key, value, headers)
                 self.counts["movements"] += 1
                 if self.metrics is not None:
                     self.metrics.movements(movement.movement_type)
@@ -246,18 +247,10 @@ class Processor:
                             occurred_at=self.clock(),
                             context={"partition": str(msg.partition()), "offset": str(msg.offset()),
                                      "key": (msg.key() or b"").decode(errors="replace")})
-        self._produce(self.topics.dead_letters, 0, source.encode(), self.dead_codec.encode(letter))
+        self.checkpoint.produce(self.topics.dead_letters, 0, source.encode(), self.dead_codec.encode(letter))
         self.counts["dead_letters"] += 1
         if self.metrics is not None:
             self.metrics.dead_letter(STAGE, reason)
-
-    def _produce(self, topic: str, partition: int, key: bytes, value: bytes | None, headers=None) -> None:
-        # The embedded cluster dies with this process, so its changelog is only ever read back after an
-        # aborted transaction; it rewrites the same keys all the time and would trip the guard in
-        # minutes. Everything downstream reads is charged.
-        if self.conn.guard is not None and topic != self.topics.processor_state:
-            self.conn.guard.charge(topic, partition, len(key) + len(value or b""))
-        self.checkpoint.produce(topic, partition, key, value, headers)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _commit(self) -> None:
@@ -268,7 +261,7 @@ class Processor:
                     and self.written_watermarks.get(p) == tracker.watermark.value):
                 continue
             for key, value in changelog_records(tracker):
-                self._produce(self.topics.processor_state, p, key, value)
+                self.checkpoint.produce(self.topics.processor_state, p, key, value)
             self.written_watermarks[p] = tracker.watermark.value
         if moved:
             self.checkpoint.begin()

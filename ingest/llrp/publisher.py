@@ -61,7 +61,7 @@ class Publisher:
         metrics.in_flight_now = lambda: len(self.producer)
 
     def _new_producer(self) -> Producer:
-        return Producer(self.conn.producer_config(error_cb=self._on_error, **self._overrides))
+        return self.conn.producer(error_cb=self._on_error, **self._overrides)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
@@ -132,13 +132,10 @@ class Publisher:
             return 0  # the publisher thread replaces the producer first
         room = self.max_in_flight - len(producer)
         entries = self.spool.read(min(room, limit)) if room > 0 else []
-        guard = self.conn.guard
         topics = self.topics
         cb_for = cb = None  # records come in runs of one segment and topic: look the callback up per run
         for segment, topic_code, key, value in entries:
             topic = topics[topic_code]
-            if guard is not None:
-                guard.charge(topic, self.conn.partition_for(key), len(key) + len(value))
             if cb_for != (segment, topic_code):
                 cb_for = (segment, topic_code)
                 cb = self._callback(segment, topic_code)

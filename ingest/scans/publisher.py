@@ -41,7 +41,7 @@ class Record:
     topic: str
     key: bytes
     value: bytes
-    partitions: int  # of the topic, for the embedded cluster's capacity guard
+    partitions: int  # of the topic; the publisher no longer needs it (the producer knows the cluster's topics)
 
 
 @dataclass
@@ -143,8 +143,8 @@ class TransactionalPublisher:
 
     def _init(self, deadline: float) -> Producer:
         if self._producer is None:
-            producer = Producer(self.conn.transactional_producer_config(
-                self.transactional_id, **{"queue.buffering.max.messages": 500_000, "linger.ms": 2}))
+            producer = self.conn.transactional_producer(
+                self.transactional_id, **{"queue.buffering.max.messages": 500_000, "linger.ms": 2})
             try:
                 producer.init_transactions(max(0.1, deadline - time.monotonic()))
             except KafkaException as exc:
@@ -179,8 +179,6 @@ class TransactionalPublisher:
             pending.future.set_result(offsets.get(i))
 
     def _produce(self, producer: Producer, record: Record, deadline: float, on_delivery=None) -> None:
-        if self.conn.guard is not None:
-            self.conn.guard.charge(record.topic, self.conn.partition_for(record.key, record.partitions), len(record.value))
         while True:
             try:
                 if on_delivery is None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tagtrail.processors.sink.batches import (
     Batcher,
     PartitionBatch,
@@ -142,7 +142,7 @@ class SinkLoop:
         self.batcher = Batcher(settings.batch_rows, settings.batch_seconds, clock=clock,
                                catch_up_rows=settings.catch_up_batch_rows, backlog=self._backlog, align=True)
         self.group_rows = max(settings.batch_rows, settings.catch_up_batch_rows)
-        self.producer = Producer(conn.producer_config())
+        self.producer = conn.producer()
         self.writer = MovementWriter(client, wait=lambda s: not stop.wait(s), backoff=self.backoff)
         self.dead_letters = DeadLetterPublisher(conn, self.producer, metrics=metrics)
         self.flusher = Flusher(self.writer, self.dead_letters, wait=lambda s: not stop.wait(s), backoff=self.backoff,

@@ -40,7 +40,6 @@ class DeadLetterPublisher:
         self.published = 0
 
     def publish(self, batch: PartitionBatch, rejected: Sequence[Rejected]) -> None:
-        topic = self.conn.topics.dead_letters
         for item in rejected:
             letter = DeadLetter(
                 source=batch.topic,
@@ -57,8 +56,6 @@ class DeadLetterPublisher:
                 },
             )
             value = self.codec.encode(letter)
-            if self.conn.guard is not None:
-                self.conn.guard.charge(topic, 0, len(value))
             self._seq += 1
             self._pending[self._seq] = (batch.topic.encode(), value)
             self._reasons[self._seq] = item.reason

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from confluent_kafka import Producer
 
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka.client_log import LibrdkafkaLog
-from tagtrail.kafka.embedded import CapacityGuard, EmbeddedKafka
+from tagtrail.kafka.embedded import EmbeddedKafka
+from tagtrail.kafka.producer import open_producer
 from tagtrail.config.secrets import redact, resolve_value
 from tagtrail.kafka.topics import Topics
 
@@ -19,7 +21,9 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class KafkaConnection:
-    """Everything a stage needs to talk to Kafka. `embedded` is set when running on the mock cluster."""
+    """Everything a stage needs to talk to Kafka. `embedded` is set when running on the mock cluster;
+    stages make their producers with `producer()` / `transactional_producer()`, which apply what that
+    cluster needs, so no stage has to know which cluster it is on."""
 
     bootstrap_servers: str
     topics: Topics
@@ -27,7 +31,6 @@ class KafkaConnection:
     replication_factor: int = 1
     client: dict[str, str] = field(default_factory=dict)
     embedded: EmbeddedKafka | None = None
-    guard: CapacityGuard | None = None
     client_log: LibrdkafkaLog = field(default_factory=LibrdkafkaLog)
 
     def base(self) -> dict[str, Any]:
@@ -59,6 +62,14 @@ class KafkaConnection:
             **{"transactional.id": transactional_id, "transaction.timeout.ms": 60_000, "message.timeout.ms": 60_000,
                "metadata.recovery.strategy": "none", **overrides}
         )
+
+    def producer(self, **overrides: Any) -> Producer:
+        """A producer with `producer_config(**overrides)` on this cluster."""
+        return open_producer(self, self.producer_config(**overrides))
+
+    def transactional_producer(self, transactional_id: str, **overrides: Any) -> Producer:
+        """A producer with `transactional_producer_config(...)` on this cluster; call init_transactions first."""
+        return open_producer(self, self.transactional_producer_config(transactional_id, **overrides))
 
     def consumer_config(self, group_id: str, **overrides: Any) -> dict[str, Any]:
         """read_committed and manual commits: downstream sees only committed transactions."""
@@ -98,8 +109,6 @@ def connect(settings: KafkaSettings) -> KafkaConnection:
             message="Running on librdkafka's in-process mock cluster: NOT DURABLE, evaluation only. "
             "All events are lost when this process exits. Set kafka.bootstrap_servers for real use.",
         )
-        return KafkaConnection(
-            embedded.bootstrap_servers, topics, settings.partitions, 1, client, embedded, CapacityGuard()
-        )
+        return KafkaConnection(embedded.bootstrap_servers, topics, settings.partitions, 1, client, embedded)
     log.info("kafka", bootstrap_servers=settings.bootstrap_servers, client=redact(client))
     return KafkaConnection(settings.bootstrap_servers, topics, settings.partitions, settings.replication_factor, client)

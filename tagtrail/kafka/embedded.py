@@ -2,8 +2,8 @@
 
 It speaks the real Kafka protocol on 127.0.0.1 (transactions included), so the same exactly-once
 code runs on it as in production. It is NOT durable: everything is gone when the process exits,
-and each partition keeps only about 5 MiB, silently dropping older data. `CapacityGuard` stops
-producers before that limit so nothing is lost unnoticed.
+and each partition keeps only about 5 MiB, silently dropping older data. Its `CapacityGuard` stops
+producers before that limit so nothing is lost unnoticed (`producer.GuardedProducer` charges it).
 
 Hosted through the C API (ctypes) rather than `test.mock.num.brokers`, because only the C API can
 create topics up front with as many partitions as needed (the Admin API is unsupported there).
@@ -21,6 +21,7 @@ import confluent_kafka
 # librdkafka's mock partition keeps 5 MiB (rdkafka_mock.c); leave room for batch overheads.
 PARTITION_CAPACITY_BYTES = 5 * 1024 * 1024
 SAFE_FRACTION = 0.8
+RECORD_OVERHEAD_BYTES = 70  # what the mock partition keeps per record besides its key and value
 
 
 class EmbeddedCapacityError(RuntimeError):
@@ -67,6 +68,7 @@ class EmbeddedKafka:
         self._cluster = self._lib.rd_kafka_mock_cluster_new(self._rk, 1)
         self.bootstrap_servers: str = self._lib.rd_kafka_mock_cluster_bootstraps(self._cluster).decode()
         self.partitions: dict[str, int] = {}
+        self.guard = CapacityGuard()
 
     def create_topic(self, name: str, partitions: int) -> None:
         if name in self.partitions:
@@ -96,8 +98,9 @@ class CapacityGuard:
         self._lock = threading.Lock()
 
     def charge(self, topic: str, partition: int, nbytes: int) -> None:
+        """Counts a record of `nbytes` (key and value) or raises EmbeddedCapacityError, counting nothing."""
         with self._lock:
-            used = self._used.get((topic, partition), 0) + nbytes + 70  # + record overhead
+            used = self._used.get((topic, partition), 0) + nbytes + RECORD_OVERHEAD_BYTES
             if used > self.capacity_bytes:
                 raise EmbeddedCapacityError(
                     f"embedded Kafka: partition {topic}[{partition}] would exceed {self.capacity_bytes // 1024} KiB, "
@@ -105,6 +108,11 @@ class CapacityGuard:
                     "(kafka.bootstrap_servers)"
                 )
             self._used[(topic, partition)] = used
+
+    def refund(self, topic: str, partition: int, nbytes: int) -> None:
+        """Takes back a charge whose record the producer did not take after all."""
+        with self._lock:
+            self._used[(topic, partition)] -= nbytes + RECORD_OVERHEAD_BYTES
 
     def used_fraction(self) -> float:
         with self._lock:
