@@ -75,13 +75,13 @@ def shown_as(value: float, figure: str) -> bool:
 
 
 def test_the_readme_has_benchmark_tables_with_sourced_figures() -> None:
-    cells = measured_cells(benchmark_section((REPO / "README.md").read_text()))
+    cells = measured_cells(benchmark_section((REPO / "docs" / "benchmarks.md").read_text()))
     assert len(cells) >= 10 and sum(len(REFERENCED.findall(c)) for c in cells) >= 30
 
 
 def test_every_figure_in_the_benchmark_tables_names_its_saved_result() -> None:
     unsourced = []
-    for cell in measured_cells(benchmark_section((REPO / "README.md").read_text())):
+    for cell in measured_cells(benchmark_section((REPO / "docs" / "benchmarks.md").read_text())):
         rest = CODE.sub("", REFERENCED.sub("", cell))
         unsourced += [(m.group(), cell[:80]) for m in UNSOURCED.finditer(rest)]
     assert not unsourced, f"figures without <!-- result.json:key --> (figure, cell): {unsourced}"
@@ -90,7 +90,7 @@ def test_every_figure_in_the_benchmark_tables_names_its_saved_result() -> None:
 def test_every_sourced_figure_of_the_section_is_its_saved_value() -> None:
     """Tables and prose alike: a figure that names its source must say what the source says."""
     wrong = []
-    for ref in REFERENCED.finditer(CODE.sub("", benchmark_section((REPO / "README.md").read_text()))):
+    for ref in REFERENCED.finditer(CODE.sub("", benchmark_section((REPO / "docs" / "benchmarks.md").read_text()))):
         value = saved_value(ref["file"], ref["key"])
         if not shown_as(value, ref["figure"]):
             wrong.append(f"{ref['figure']}{ref['unit']} but {ref['file']}:{ref['key']} = {value}")

@@ -21,7 +21,7 @@ from tagtrail.identity import EpcDecoder
 READER = Reader(id="door8", host="127.0.0.1", port=1, antennas=(Antenna(1, "door8-outer"), Antenna(2, "door8-inner")))
 NOW = 1_764_000_000_000_000
 EPC = bytes.fromhex(sgtin96("0614141", "812345", 42))
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "ingest-llrp.md"
 
 
 class RecordingLink(ReaderLink):
