@@ -86,7 +86,7 @@ def test_embedded_cluster_serves_real_kafka_protocol_with_transactions() -> None
 def test_embedded_capacity_guard_refuses_before_data_would_be_dropped() -> None:
     conn = connect(KafkaSettings(topic_prefix="demo"))
     try:
-        guard = conn.guard
+        guard = conn.embedded.guard
         accepted = 0
         with pytest.raises(EmbeddedCapacityError, match=r"demo.reads\[0\] would exceed"):
             while True:

@@ -1,14 +1,18 @@
-"""Replacing the producer (after a fatal error or a delivery stall) loses nothing: its records go back to the spool."""
+"""Replacing the producer (after a fatal error or a delivery stall) loses nothing: its records go back to the
+spool. On the embedded cluster the publisher stops loudly before a mock partition would drop reads."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tagtrail.ingest.llrp.metrics import AdapterMetrics
 from tagtrail.ingest.llrp.publisher import TOPIC_READS, Publisher
 from tagtrail.ingest.llrp.spool import Spool
 
-from tagtrail.kafka import KafkaConnection
+from tagtrail.config import KafkaSettings
+from tagtrail.kafka import KafkaConnection, connect, ensure_topics
+from tagtrail.kafka.embedded import RECORD_OVERHEAD_BYTES, CapacityGuard, EmbeddedCapacityError
 from tagtrail.kafka.topics import Topics
 from tests.services import free_port
 
@@ -46,3 +50,25 @@ def test_a_producer_is_not_replaced_while_kafka_is_down_however_long(tmp_path: P
     publisher._replace_producer()
     publisher.close()
     spool.close()
+
+
+def test_on_the_embedded_cluster_the_publisher_refuses_the_read_its_partition_could_not_keep(tmp_path: Path) -> None:
+    conn = connect(KafkaSettings(topic_prefix="full", partitions=1))
+    ensure_topics(conn)
+    assert conn.embedded is not None
+    record = (TOPIC_READS, b"01/00000000000001/21/1", b"read")
+    conn.embedded.guard = CapacityGuard(capacity_bytes=3 * (len(record[1]) + len(record[2]) + RECORD_OVERHEAD_BYTES))
+    spool = Spool(tmp_path, 1_000_000)
+    publisher = Publisher(conn, spool, AdapterMetrics())
+    try:
+        spool.append([record] * 5)
+        with pytest.raises(EmbeddedCapacityError, match=r"full.reads\[0\] would exceed"):
+            publisher.pump()
+        publisher.producer.flush(10)
+        publisher.pump(limit=0)  # serves the delivery reports of the three it took
+        assert publisher.metrics.delivered_reads == 3
+        assert spool.bytes_used > 0  # the refused reads stay in the spool, unconfirmed
+    finally:
+        publisher.close()
+        spool.close()
+        conn.close()

@@ -30,4 +30,4 @@ def test_pallet_journey_on_the_embedded_cluster(embedded):
     proc.close()
     assert [m.movement_type for m in got] == ["arrived", "moved", "moved", "moved", "moved"]
     assert (got[-1].biz_step, got[-1].to_location) == ("shipping", "dock-door-1")
-    assert embedded.guard.used_fraction() > 0  # produced through the capacity guard
+    assert embedded.embedded.guard.used_fraction() > 0  # the processor's producer charged the capacity guard
