@@ -30,7 +30,7 @@ test: venv kafka-jars
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv kafka-jars
-	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
+	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tagtrail .pytest_cache

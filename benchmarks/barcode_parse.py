@@ -7,29 +7,32 @@ work shares the machine's cores (absolute rates move with the load; compare the 
 
 Inputs are what handhelds send when receiving new stock: every serial new, so no cache helps.
 
-    python benchmarks/barcode_parse.py [--scans 20000] [--rounds 5]
+    python -m benchmarks.barcode_parse [--scans 20000] [--rounds 5]
 
-Prints the figures and writes benchmarks/results/barcode_parse.json.
+Prints the figures and records them in benchmarks/results/barcode_parse.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from biip.checksums import gs1_standard_check_digit
 
+from benchmarks.harness import add_result_options, record
 from tagtrail.identity import BarcodeParser
-from tests.scans.barcodes import GS, gtin14, sscc18
+from tagtrail.identity.barcode import GS
 
-GTINS = [gtin14(f"0061414{n:06d}") for n in range(50)]
+
+def with_check_digit(body: str) -> str:
+    """A GTIN-14 or SSCC-18 from the digits before its GS1 mod-10 check digit."""
+    return body + str(gs1_standard_check_digit(body))
+
+
+GTINS = [with_check_digit(f"0061414{n:06d}") for n in range(50)]
 
 
 def handheld_scans(count: int) -> list[str]:
@@ -39,7 +42,7 @@ def handheld_scans(count: int) -> list[str]:
         lambda i, g: f"]d201{g}17271231{GS}21S-{i}{GS}10B{i % 13}",
         lambda i, g: f"]Q321{i:x}{GS}01{g}",
         lambda i, g: f"(01){g}(21){i}",
-        lambda i, g: f"]C100{sscc18(f'1061414{i:010d}')}",
+        lambda i, g: f"]C100{with_check_digit(f'1061414{i:010d}')}",
     )
     return [forms[i % len(forms)](i, GTINS[i % len(GTINS)]) for i in range(count)]
 
@@ -66,14 +69,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scans", type=int, default=20_000, help="distinct barcodes per round (default 20000)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per parser (default 5)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "barcode_parse.json"))
+    add_result_options(parser, "barcode_parse")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     rates = parse_rates(args.scans, args.rounds)
     results = {
         "benchmark": "barcode_parse",
         "what": "BarcodeParser.parse calls/s per core on new handheld barcodes: biip alone vs the GS1 fast path",
-        "command": "python benchmarks/barcode_parse.py",
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "timing": "median of interleaved rounds, thread CPU time; other work may share the cores, so compare the ratio",
         "load_average_1m_at_start": round(load, 2),
@@ -85,9 +87,7 @@ def main() -> int:
     }
     print(f"biip {results['biip_parses_per_s']:,} parses/s, fast path {results['fast_path_parses_per_s']:,} parses/s: "
           f"{results['fast_path_speedup']}x (one core, same run, load {results['load_average_1m_at_start']})")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"saved {args.out}")
+    print(f"saved {record('barcode_parse', results, args)}")
     return 0
 
 

@@ -4,21 +4,20 @@
 - Kafka: produce and consume those encoded bytes, bare confluent-kafka, same broker.
 - ClickHouse: insert movement-shaped rows into a MergeTree table (clickhouse-connect).
 
-Imported by benchmarks/pipeline.py; runnable alone: `python benchmarks/limits.py --help`.
+Imported by benchmarks/pipeline.py and benchmarks/sink.py; runnable alone: `python -m benchmarks.limits --help`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from benchmarks.harness import add_result_options, record
 from tagtrail.events import Identity, TagRead
 from tagtrail.wire import Codec
 
@@ -129,7 +128,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: embedded mock cluster)")
     parser.add_argument("--clickhouse", default="chdb://.tagtrail/bench-limits", help="ClickHouse DSN")
     parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "limits.json")
+    add_result_options(parser, "limits")
     args = parser.parse_args()
     from tagtrail.clickhouse import connect_clickhouse
     from tagtrail.config import ClickHouseSettings, KafkaSettings
@@ -145,8 +144,7 @@ def main() -> None:
     results = [enc, dec, kp, kc, ch]
     for r in results:
         print(f"{r.name:<20} {r.per_second:>12,.0f} /s   ({r.count:,} in {r.seconds:.2f} s; {r.note})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    print(f"saved {record('limits', [asdict(r) for r in results], args)}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ Emulated readers run in a separate process (their CPU is not counted) and push R
 as fast as the adapter reads them; the adapter runs here, publishing to Kafka with acks=all.
 A read counts only once Kafka confirmed it.
 
-    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/llrp_adapter.py
-    python benchmarks/llrp_adapter.py --embedded          # librdkafka's mock cluster instead
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python -m benchmarks.llrp_adapter
+    python -m benchmarks.llrp_adapter --embedded          # librdkafka's mock cluster instead
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 from tagtrail.ingest.llrp.app import run_adapter
 from tagtrail.ingest.llrp.metrics import AdapterMetrics
 
+from benchmarks.harness import Children, add_result_options, record
 from tagtrail.config import (
     Antenna,
     KafkaSettings,
@@ -36,10 +36,6 @@ from tagtrail.config import (
 )
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.logging import configure_logging
-
-from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
-
-RESULTS = Path(__file__).resolve().parent / "results" / "llrp_adapter.json"
 
 
 def start_emulators(children: Children, readers: int, tags_per_report: int) -> tuple[subprocess.Popen, list[int]]:
@@ -116,7 +112,7 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=4.0, help="seconds before measuring (default 4)")
     p.add_argument("--window", type=float, default=10.0, help="seconds measured (default 10)")
     p.add_argument("--tags-per-report", type=int, default=100, help="tags per RO_ACCESS_REPORT (default 100)")
-    p.add_argument("--out", type=Path, default=RESULTS, help=f"result file (default {RESULTS.relative_to(RESULTS.parents[2])})")
+    add_result_options(p, "llrp_adapter")
     args = p.parse_args()
     configure_logging(level="warning", json=False)
     bootstrap = None if args.embedded else os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -139,12 +135,9 @@ def main() -> int:
         "tags_per_report": args.tags_per_report,
         "target_per_s": 20000,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"saved {args.out}")
+    print(f"saved {record('llrp_adapter', out, args)}")
     return 0
 
 

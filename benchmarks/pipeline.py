@@ -10,11 +10,12 @@
    default here, processing.provisional_movements) that is the provisional version in `live_items`;
    the latency to the decided version in the history is reported next to it.
 
-Prints the ratio of (2) to the slowest limit in (1), and writes results/pipeline.json and
-results/pipeline.svg so runs can be compared.
+Prints the ratio of (2) to the slowest limit in (1), records the run in results/pipeline.json (under
+--configuration, default `default`) and plots it as results/pipeline.<configuration>.svg.
 
-    python benchmarks/pipeline.py                        # starts its own Kafka from the official jars
-    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python benchmarks/pipeline.py --readers 8 --arrivals 150
+    python -m benchmarks.pipeline                        # starts its own Kafka from the official jars
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python -m benchmarks.pipeline --readers 8 --arrivals 150
+    python -m benchmarks.pipeline --arrivals 900 --no-live --configuration saturated_no_live
 """
 
 from __future__ import annotations
@@ -32,24 +33,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import limits  # noqa: E402  (sibling module: benchmarks/ is not a package)
-from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
-
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def start_broker(workdir: Path) -> tuple[str, Path]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = workdir / "kafka"
-    subprocess.run([str(REPO / "deploy/local/kafka.sh"), "start", str(data), str(port)], check=True,
-                   stdout=subprocess.DEVNULL)
-    return f"127.0.0.1:{port}", data
+from benchmarks import limits
+from benchmarks.harness import REPO, Children, add_result_options, record, start_broker
 
 
 def site_yaml(bootstrap: str, prefix: str, ports: list[int], chdb: Path, spool: Path, window_s: float = 5.0,
@@ -116,9 +101,9 @@ def run_end_to_end(children: Children, bootstrap: str, workdir: Path, readers: i
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     traffic = children.start(
-        [sys.executable, str(Path(__file__).parent / "portal_traffic.py"), "--readers", str(readers),
+        [sys.executable, "-m", "benchmarks.portal_traffic", "--readers", str(readers),
          "--arrivals", str(arrivals), "--duration", str(duration + warmup)],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
     ports = [json.loads(traffic.stdout.readline())["port"] for _ in range(readers)]
     site = workdir / "site.yaml"
@@ -279,8 +264,7 @@ def main() -> int:
                         "latency is bounded below by it")
     p.add_argument("--no-live", dest="live", action="store_false",
                    help="leave processing.provisional_movements off: movements become queryable only once decided")
-    p.add_argument("--save-suffix", default="", help="save as results/pipeline<SUFFIX>.json and .svg")
-    p.add_argument("--out", type=Path, help="result file, the plot beside it as .svg (overrides --save-suffix)")
+    add_result_options(p, "pipeline")
     args = p.parse_args()
     with Children() as children:
         return run(args, children)
@@ -295,9 +279,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
         workdir = Path(tmp)
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
-            bootstrap, broker_dir = start_broker(workdir)
-            children.adopt(lambda: subprocess.run([str(REPO / "deploy/local/kafka.sh"), "stop", str(broker_dir)],
-                                                  stdout=subprocess.DEVNULL))
+            bootstrap = start_broker(children, workdir)
         try:
             print("1. limits on the same bytes and rows")
             enc, dec, payloads = limits.avro_limits(args.limit_records)
@@ -337,11 +319,10 @@ def run(args: argparse.Namespace, children: Children) -> int:
         f"published to queryable {e2e['first_version_published_to_queryable_p50_p99_s']} s\n"
         f"ratio to the slowest limit ({slowest.name}, {slowest.per_second:,.0f}/s): {ratio:.2f}"
     )
-    out = args.out or RESULTS / f"pipeline{args.save_suffix}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    plot(result, out.with_suffix(".svg"))
-    print(f"results: {out}, plot: {out.with_suffix('.svg')}")
+    out = record("pipeline", result, args)
+    svg = out.with_name(f"{out.stem}.{args.configuration}.svg")
+    plot(result, svg)
+    print(f"results: {out}, plot: {svg}")
     return 0
 
 

@@ -5,7 +5,7 @@ then `dwell_s` in the inner one's (inbound), read `reads_per_s` times a second o
 carry no timestamp, so the emulated reader stamps them when it reports them: event time is real
 time, and read-to-queryable latency means what it says.
 
-    python benchmarks/portal_traffic.py --readers 4 --arrivals 100 --duration 30
+    python -m benchmarks.portal_traffic --readers 4 --arrivals 100 --duration 30
 prints one JSON line per reader with its port, then a summary line when done.
 """
 

@@ -22,10 +22,10 @@ What it does:
      the smoothing window or hold-off their decision depends on.
 
 Run (the dev broker, or without KAFKA_BOOTSTRAP_SERVERS one is started from deploy/local):
-  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/processor.py --reads 1000000
-  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/processor.py --traffic portal --partitions 8 \
-      --reads 1000000 --out benchmarks/results/processor_portal.json
-Prints a summary and saves benchmarks/results/processor.json (or --out). --spy FILE records the
+  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python -m benchmarks.processor --reads 1000000
+  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python -m benchmarks.processor --traffic portal --partitions 8 \
+      --reads 1000000 --configuration portal
+Prints a summary and records it in benchmarks/results/processor.json (or --out), under --configuration. --spy FILE records the
 drain (FILE.drain) and the live phase (FILE) with py-spy, raw format.
 """
 
@@ -44,13 +44,9 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from benchmarks.harness import REPO, Children, add_result_options, record, start_broker
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.wire import Codec
@@ -240,7 +236,7 @@ def main() -> int:
     ap.add_argument("--live-rate", type=float, default=20_000,
                     help="cycle traffic: reads/s in the live phase (portal: doors x arrivals x 20); 0 skips it")
     ap.add_argument("--live-seconds", type=float, default=20)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "processor.json"))
+    add_result_options(ap, "processor")
     ap.add_argument("--profile", help="run the processor under cProfile, writing the stats to this file")
     ap.add_argument("--spy", help="record the live phase with py-spy (raw format) into this file")
     args = ap.parse_args()
@@ -254,11 +250,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
     per_item = 20  # portal: 10 reads/s for 1 s on each antenna
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
-        from tests.services import start_kafka
-
-        broker = start_kafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
-        children.adopt(broker.stop)
-        bootstrap = broker.bootstrap_servers
+        bootstrap = start_broker(children)
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     conn = connect(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix, partitions=args.partitions))
     ensure_topics(conn)
@@ -430,7 +422,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
     result = {
         "benchmark": "processor",
         "what": "raw TagReads/s one `tagtrail process` process sustains, exactly-once (transactions) on",
-        "command": "KAFKA_BOOTSTRAP_SERVERS=... python benchmarks/processor.py " + " ".join(sys.argv[1:]),
+        "command": "KAFKA_BOOTSTRAP_SERVERS=... python -m benchmarks.processor " + " ".join(sys.argv[1:]),
         "broker": "Apache Kafka 4.1 on this machine (single broker)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1m_at_end": round(os.getloadavg()[0], 2),
@@ -455,9 +447,8 @@ def run(args: argparse.Namespace, children: Children) -> int:
         "live": live_result,
         "target_reads_per_s": 100_000,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    print(f"saved {record('processor', result, args)}")
     return 0
 
 

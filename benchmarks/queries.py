@@ -6,9 +6,9 @@ the sink, then re-publishes the latest movement of --revised items (default 0.2 
 half of them updated (new disposition, later recorded_at), half retracted. Then times "where is X now",
 "inventory per location" and the rest (median of repeated runs), before and after merges.
 
-    python benchmarks/queries.py [--movements 10000000] [--items 1000000] [--revised 2000] [--clickhouse chdb:///tmp/dir]
+    python -m benchmarks.queries [--movements 10000000] [--items 1000000] [--revised 2000] [--clickhouse chdb:///tmp/dir]
 
-Targets: where is < 20 ms, inventory per location < 300 ms. Prints and saves benchmarks/results/queries.json.
+Targets: where is < 20 ms, inventory per location < 300 ms. Prints and records it in benchmarks/results/queries.json.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import shutil
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
+from benchmarks.harness import add_result_options, record
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings
 from tagtrail.history import queries
 from tagtrail.history.migrations import migrate
 
-RESULTS = Path(__file__).resolve().parent / "results"
 LOCATIONS = 50
 GTIN = "00614141123452"
 
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--clickhouse", help="DSN (default: a fresh chdb folder in a temp dir)")
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=RESULTS / "queries.json", help="result file")
+    add_result_options(parser, "queries")
     parser.add_argument("--revised", type=int, default=2000, help="items whose latest movement is updated or retracted")
     args = parser.parse_args(argv)
     tmp = None
@@ -161,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"saved {record('queries', result, args)}")
     return 0
 
 

@@ -21,14 +21,13 @@ The Quix job does less than tagtrail's processor (see QUIX_DOES_LESS), so the ra
 in Quix's favour.
 
 Run (the dev broker, or without a bootstrap one is started from deploy/local):
-  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/quix_comparison.py --reads 1000000
-Quick run: --reads 200000. Prints a summary and saves benchmarks/results/quix_comparison.json.
+  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python -m benchmarks.quix_comparison --reads 1000000
+Quick run: --reads 200000. Prints a summary and records it in benchmarks/results/quix_comparison.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -42,10 +41,6 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH = REPO / "benchmarks"
-sys.path.insert(0, str(REPO))
-
 import confluent_kafka
 from confluent_kafka import (
     Consumer,
@@ -55,13 +50,12 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from benchmarks import processor as bench
+from benchmarks.harness import REPO, Children, add_result_options, record, start_broker
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.kafka.topics import TopicSpec
 from tagtrail.wire import Codec
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
 
 QUIX_REQUIREMENT = "quixstreams==3.28.*"
 
@@ -81,17 +75,6 @@ QUIX_DOES_LESS = [
     ("decodes the whole TagRead with fastavro (tagtrail uses a partial decoder, 3.6 µs against about 7 µs "
      "per read: a tagtrail optimisation, not a Quix limit, and part of the gap)"),
 ]
-
-
-def load_processor_bench():
-    """benchmarks/processor.py as a module: its input generator and measuring helpers."""
-    spec = importlib.util.spec_from_file_location("bench_processor", BENCH / "processor.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_processor_bench()
 
 
 # -- the Quix venv -------------------------------------------------------------------------------
@@ -279,7 +262,7 @@ def run_round(children: Children, n: int, args, bootstrap: str, quix_python: Pat
             output = f"{prefix}.quix-{variant}-observations"
             ensure_topics(conn, [TopicSpec(output, key="item_key", carries="observation JSON")])
             group = f"{prefix}.quix-{variant}"
-            cmd = [str(quix_python), "-W", "ignore", str(BENCH / "quix_smoothing_app.py"), "--bootstrap", bootstrap,
+            cmd = [str(quix_python), "-W", "ignore", str(REPO / "benchmarks" / "quix_smoothing_app.py"), "--bootstrap", bootstrap,
                    "--input", conn.topics.reads, "--output", output, "--group", group, "--schema", str(schema_path),
                    "--state-dir", str(work / f"quix-state-{variant}-{n}"), "--variant", variant, "--window-s", "5",
                    "--commit-interval", str(args.quix_commit_interval)]
@@ -320,7 +303,7 @@ def main() -> int:
                     default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tagtrail-bench")
     ap.add_argument("--timeout-s", type=float, default=1800, help="per drain")
     ap.add_argument("--keep-topics", action="store_true", help="leave the benchmark's topics on the broker")
-    ap.add_argument("--out", default=str(BENCH / "results" / "quix_comparison.json"))
+    add_result_options(ap, "quix_comparison")
     args = ap.parse_args()
     with Children() as children:
         return run(args, children)
@@ -331,14 +314,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
     variants = [v for v in args.quix_variants.split(",") if v]
     sides = ["tagtrail"] + [f"quix_{v}" for v in variants]
     quix_python, quix_versions_found = ensure_quix_venv(args.cache_dir, args.quix_requirement)
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        from tests.services import start_kafka
-
-        broker = start_kafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
-        children.adopt(broker.stop)
-        bootstrap = broker.bootstrap_servers
+    bootstrap = args.bootstrap or start_broker(children)
     work = Path(tempfile.mkdtemp(prefix="bench-quix-"))
     try:
         try:
@@ -357,7 +333,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
             "benchmark": "quix_comparison",
             "what": "raw TagReads/s and CPU per read of one process, exactly once, same input on the same broker: "
                     "tagtrail's processor against the smoothing job alone in Quix Streams",
-            "command": "KAFKA_BOOTSTRAP_SERVERS=... python benchmarks/quix_comparison.py " + " ".join(sys.argv[1:]),
+            "command": "KAFKA_BOOTSTRAP_SERVERS=... python -m benchmarks.quix_comparison " + " ".join(sys.argv[1:]),
             "broker": "Apache Kafka 4.1 on this machine (single broker)",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
@@ -380,15 +356,11 @@ def run(args: argparse.Namespace, children: Children) -> int:
             "quix_does_less": QUIX_DOES_LESS,
             "target_reads_per_s": 100_000,
         }
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(f"saved {record('quix_comparison', result, args)}")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if broker is not None:
-            children.stop_all()  # the broker, before its data goes
-            shutil.rmtree(broker.data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
 """Runs every benchmark harness, one subprocess each, and collects what they saved (`make bench`).
 
-By default each harness runs in a quick configuration (a few minutes in all on two cores) and saves
-its JSON under benchmarks/results/quick/, so the documented results in benchmarks/results/ (the
-README's tables cite them) stay as they are. `--full` runs each harness with its own defaults, the
-configuration the README documents, and saves into benchmarks/results/; tests/test_benchmark_docs.py
-then says which README figures no longer match.
+By default each harness runs in a quick configuration (a few minutes in all on two cores) and records
+its run under benchmarks/results/quick/, so the documented results in benchmarks/results/ (the
+tables of docs/benchmarks.md cite them) stay as they are. `--full` runs each harness with its own
+defaults, the configuration the docs document, and records into benchmarks/results/ (the run it
+replaces moves to the file's history); tests/test_benchmark_docs.py then says which figures no
+longer match.
 
 One Kafka broker (deploy/local/kafka.sh) serves every harness unless KAFKA_BOOTSTRAP_SERVERS names
 one. Each harness's output is shown as it runs and kept in <out-dir>/<name>.log; a harness that
 fails does not stop the others, and the exit status says whether all passed. quix_comparison is not
 run unless named with --only (it builds a venv of its own and installs Quix Streams from PyPI).
 
-  python benchmarks/run_all.py                  quick run of all but quix_comparison
-  python benchmarks/run_all.py --only processor,queries
-  python benchmarks/run_all.py --full           the documented configurations (long)
+  python -m benchmarks.run_all                  quick run of all but quix_comparison
+  python -m benchmarks.run_all --only processor,queries
+  python -m benchmarks.run_all --full           the documented configurations (long)
 """
 
 from __future__ import annotations
@@ -23,24 +24,17 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(BENCH))
-
-from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
+from benchmarks.harness import REPO, RESULTS, Children, start_broker
 
 
 @dataclass(frozen=True)
 class Harness:
     name: str
     quick: tuple[str, ...]  # arguments of the quick configuration
-    out: str = "--out"  # the harness's option naming its JSON file
     kafka: str = ""  # how it is told the broker: "" none, "env" KAFKA_BOOTSTRAP_SERVERS, else this option
     by_default: bool = True
 
@@ -69,17 +63,17 @@ class Outcome:
 
 
 def command(harness: Harness, full: bool, out_dir: Path, bootstrap: str | None) -> list[str]:
-    cmd = [sys.executable, str(BENCH / f"{harness.name}.py"), *(() if full else harness.quick)]
-    cmd += [harness.out, str(out_dir / f"{harness.name}.json")]
+    cmd = [sys.executable, "-m", f"benchmarks.{harness.name}", *(() if full else harness.quick)]
+    cmd += ["--out", str(out_dir / f"{harness.name}.json")]
     if bootstrap and harness.kafka.startswith("--"):
         cmd += [harness.kafka, bootstrap]
     return cmd
 
 
 def run_one(children: Children, harness: Harness, cmd: list[str], env: dict[str, str], out_dir: Path) -> Outcome:
-    """Runs the harness with its output shown and logged; its result file decides "passed"."""
+    """Runs the harness with its output shown and logged; a run recorded in its result file decides "passed"."""
     result = out_dir / f"{harness.name}.json"
-    result.unlink(missing_ok=True)
+    before = result.stat().st_mtime_ns if result.exists() else None
     started = time.monotonic()
     print(f"\n== {harness.name}: {' '.join(cmd[1:])}", flush=True)
     with open(out_dir / f"{harness.name}.log", "w") as log:
@@ -91,17 +85,9 @@ def run_one(children: Children, harness: Harness, cmd: list[str], env: dict[str,
     seconds = round(time.monotonic() - started, 1)
     if code != 0:
         return Outcome(harness.name, f"failed (exit {code})", seconds, None)
-    if not result.exists():
+    if not result.exists() or result.stat().st_mtime_ns == before:
         return Outcome(harness.name, "no result", seconds, None)
     return Outcome(harness.name, "passed", seconds, str(result.relative_to(REPO) if result.is_relative_to(REPO) else result))
-
-
-def start_broker(children: Children) -> str:
-    from tests.services import start_kafka
-
-    broker = start_kafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
-    children.adopt(broker.stop)
-    return broker.bootstrap_servers
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--only", help=f"comma-separated harnesses (of: {', '.join(BY_NAME)})")
     ap.add_argument("--skip", default="", help="comma-separated harnesses to leave out")
     ap.add_argument("--full", action="store_true",
-                    help="each harness's own defaults, saved into benchmarks/results/ (the documented results)")
+                    help="each harness's own defaults, recorded into benchmarks/results/ (the documented results)")
     ap.add_argument("--out-dir", type=Path, help="default benchmarks/results/quick (--full: benchmarks/results)")
     args = ap.parse_args(argv)
     names = args.only.split(",") if args.only else [h.name for h in HARNESSES if h.by_default]
@@ -117,7 +103,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         ap.error(f"unknown harness(es): {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
     args.harnesses = [BY_NAME[n] for n in names if n not in args.skip.split(",")]
-    args.out_dir = args.out_dir or (BENCH / "results" if args.full else BENCH / "results" / "quick")
+    args.out_dir = args.out_dir or (RESULTS if args.full else RESULTS / "quick")
     return args
 
 

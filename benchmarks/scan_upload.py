@@ -14,10 +14,11 @@ alone: ~14,000 scans/s unique vs ~25,000 repeat; hence the GS1 fast path, see gs
 The in-process figures (one core, no HTTP or Kafka) include biip alone vs the fast path, timed
 in the same run (benchmarks/barcode_parse.py), since other work on the machine moves absolute rates.
 
-    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/scan_upload.py [--uploads 200] [--devices 8]
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python -m benchmarks.scan_upload [--uploads 200] [--devices 8]
     ... --biip-only   the service without the fast path (biip alone), for comparison
 
-Prints the figures and writes benchmarks/results/scan_upload.json.
+Prints the figures and records them in benchmarks/results/scan_upload.json (configuration `default`,
+or `biip_only` with --biip-only).
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,28 +37,22 @@ from pathlib import Path
 
 import httpx
 import msgspec
+from tagtrail.ingest.scans.assess import ScanAssessor, wall_clock_micros
+from tagtrail.ingest.scans.upload import decode_json
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tagtrail.ingest.scans.assess import ScanAssessor, wall_clock_micros  # noqa: E402
-from tagtrail.ingest.scans.upload import decode_json  # noqa: E402
-
-from benchmarks.barcode_parse import parse_rates  # noqa: E402
-from tagtrail.config import KafkaSettings, SiteConfig  # noqa: E402
-from tagtrail.kafka import connect, ensure_topics  # noqa: E402
-from tagtrail.wire import Codec  # noqa: E402
-from tests.scans.barcodes import GS, gtin14  # noqa: E402
-from tests.services import free_port, start_kafka  # noqa: E402
-
-from children import Children  # noqa: E402  (sibling module: benchmarks/ is not a package)
+from benchmarks.barcode_parse import parse_rates, with_check_digit
+from benchmarks.harness import REPO, Children, add_result_options, free_port, record, start_broker
+from tagtrail.config import KafkaSettings, SiteConfig
+from tagtrail.identity.barcode import GS
+from tagtrail.kafka import connect, ensure_topics
+from tagtrail.wire import Codec
 
 BATCH = 500
 TOKEN = "bench-token"
 # Runs the service with the fast path switched off (it declines every barcode, so biip parses all).
 BIIP_ONLY = ("import sys, tagtrail.identity.gs1_fast as fast; fast.usable_separators = lambda separators: False; "
              "from tagtrail.cli.main import main; sys.exit(main(sys.argv[1:]))")
-GTINS = [gtin14(f"0061414{n:06d}") for n in range(50)]
+GTINS = [with_check_digit(f"0061414{n:06d}") for n in range(50)]
 
 
 def scans(tag: str, count: int) -> list[dict]:
@@ -155,22 +148,19 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=200, help="uploads of 500 scans per workload (default 200)")
     parser.add_argument("--devices", type=int, default=8, help="concurrent uploading devices (default 8)")
     parser.add_argument("--biip-only", action="store_true", help="run the service with biip alone (no GS1 fast path)")
-    parser.add_argument("--out", default=None, help="default benchmarks/results/scan_upload[_biip_only].json")
+    add_result_options(parser, "scan_upload")
     args = parser.parse_args()
-    out = args.out or str(REPO / "benchmarks" / "results" / f"scan_upload{'_biip_only' if args.biip_only else ''}.json")
+    if args.biip_only and args.configuration == "default":
+        args.configuration = "biip_only"
     with Children() as children:
-        return run(args, out, children)
+        return run(args, children)
 
 
-def run(args: argparse.Namespace, out: str, children: Children) -> int:
+def run(args: argparse.Namespace, children: Children) -> int:
     """The benchmark; the broker and the scan service belong to `children`, stopped however this ends."""
-    broker = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     workdir = Path(tempfile.mkdtemp(prefix="scan-bench-"))
-    if not bootstrap:
-        broker = start_kafka(workdir / "kafka")
-        children.adopt(broker.stop)
-        bootstrap = broker.bootstrap_servers
+    bootstrap = external or start_broker(children, workdir)
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     ensure_topics(connect(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)))
     port = free_port()
@@ -187,7 +177,7 @@ def run(args: argparse.Namespace, out: str, children: Children) -> int:
     results: dict = {"benchmark": "scan_upload", "barcode_parsing": "biip only" if args.biip_only else "GS1 fast path, biip fallback",
                      "batch": BATCH, "devices": args.devices, "uvicorn_workers": 1,
                      "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-                     "kafka": "external" if broker is None else "deploy/local/kafka.sh",
+                     "kafka": "external" if external else "deploy/local/kafka.sh",
                      "load_average_1m_at_start": os.getloadavg()[0], "workloads": {}}
     try:
         deadline = time.monotonic() + 60
@@ -236,9 +226,7 @@ def run(args: argparse.Namespace, out: str, children: Children) -> int:
               f"service CPU {w['service_cpu_cores']} cores  {w['statuses']}")
     print(f"kafka   {results['kafka_check']}")
     print("in-process per-scan rates (one core): " + ", ".join(f"{k} {v:,}" for k, v in results["in_process"].items()))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"saved {out}")
+    print(f"saved {record('scan_upload', results, args)}")
     return 0
 
 

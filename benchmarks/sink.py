@@ -12,9 +12,10 @@ ratios hold even on a machine shared with other work:
   into a fresh database with every view: what ClickHouse alone takes per row.
 - bare insert: limits.py's clickhouse-connect insert of movement-shaped rows into one plain MergeTree.
 
-    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python benchmarks/sink.py [--rows 1000000] [--clickhouse DSN]
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092 python -m benchmarks.sink [--rows 1000000] [--clickhouse DSN]
+    ... --batch-rows 200000 --configuration batch200k
 
-Target: >= 300,000 rows/s into chdb. Prints and saves benchmarks/results/sink.json.
+Target: >= 300,000 rows/s into chdb. Prints and records it in benchmarks/results/sink.json.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -37,6 +36,8 @@ from tagtrail.processors.sink.app import run_sink
 from tagtrail.processors.sink.batches import PartitionBatch, Records
 from tagtrail.processors.sink.writer import MovementWriter
 
+from benchmarks import limits
+from benchmarks.harness import add_result_options, record
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings, KafkaSettings, SiteConfig
 from tagtrail.config.site import SinkSettings
@@ -45,10 +46,6 @@ from tagtrail.history.migrations import migrate
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.wire import Codec
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import limits
-
-RESULTS = Path(__file__).resolve().parent / "results"
 GTIN = "00614141123452"
 T0 = 1_767_225_600_000_000
 
@@ -126,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-rows", type=int, default=SinkSettings.batch_rows)
     parser.add_argument("--catch-up-batch-rows", type=int, default=SinkSettings.catch_up_batch_rows,
                         help="batch size while behind (default %(default)s; at or below --batch-rows: off)")
-    parser.add_argument("--save-suffix", default="", help="save as benchmarks/results/sink<SUFFIX>.json")
-    parser.add_argument("--out", type=Path, help="result file (overrides --save-suffix)")
+    add_result_options(parser, "sink")
     parser.add_argument("--no-limits", action="store_true", help="skip the engine and bare-insert ceilings")
     args = parser.parse_args(argv)
 
@@ -216,9 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, indent=2))
-    out = args.out or RESULTS / f"sink{args.save_suffix}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"saved {record('sink', result, args)}")
     return 0
 
 

@@ -1,14 +1,16 @@
-"""The README's benchmark tables say what the saved results say.
+"""The benchmark tables of docs/benchmarks.md say what the saved results say.
 
 The table once claimed 17.6 ms for inventory per location on 10M movements while its own saved
-result said 274 ms. Convention: in the tables of the README's "## Benchmarks" section, every
+result said 274 ms. Convention: in the tables of the page's "## Benchmarks" section, every
 measured figure is followed by an HTML comment naming the saved result and the key it comes from,
 invisible on the rendered page:
 
-    107,700/s<!-- processor.json:reads_per_s -->   9.5 ms<!-- queries.json:where_is.median_ms -->
+    107,700/s<!-- processor.json:latest.default.figures.reads_per_s -->
 
-Keys are dotted paths, list items by index (`runs[0].delivered_per_s`). The figure must be the
-saved value at the precision the README shows (107,700 for 107,651; 1.19 for 1.191). A figure in
+Keys are dotted paths into benchmarks/results/<benchmark>.json (benchmarks/harness.py: the latest
+run of each configuration under `latest.<configuration>`, earlier ones under `history[i]`), list
+items by index (`runs[0].delivered_per_s`). The figure must be the
+saved value at the precision the page shows (107,700 for 107,651; 1.19 for 1.191). A figure in
 a measured column without such a comment fails, except inside `code` (commands and options); a
 sourced figure in the section's prose is checked the same way.
 """
@@ -94,7 +96,7 @@ def test_every_sourced_figure_of_the_section_is_its_saved_value() -> None:
         value = saved_value(ref["file"], ref["key"])
         if not shown_as(value, ref["figure"]):
             wrong.append(f"{ref['figure']}{ref['unit']} but {ref['file']}:{ref['key']} = {value}")
-    assert not wrong, "README benchmark figures that disagree with benchmarks/results/:\n" + "\n".join(wrong)
+    assert not wrong, "docs/benchmarks.md figures that disagree with benchmarks/results/:\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize(("value", "figure", "agrees"), [
@@ -106,8 +108,9 @@ def test_a_figure_agrees_at_the_precision_it_is_shown(value: float, figure: str,
 
 
 def test_the_convention_catches_the_old_claim() -> None:
-    """Today's README said 17.6 ms against a saved 274 ms: written with a source, it is wrong; without, unsourced."""
-    sourced = "| q | `python benchmarks/queries.py` | 17.6 ms<!-- queries.json:inventory_per_location.median_ms --> | < 300 ms |"
+    """The README once said 17.6 ms against a saved 274 ms: written with a source, it is wrong; without, unsourced."""
+    sourced = ("| q | `python -m benchmarks.queries` | 17.6 ms<!-- queries.json:latest.default.figures.inventory_per_location.median_ms -->"
+               " | < 300 ms |")
     (ref,) = REFERENCED.finditer(measured_cells(f"{SECTION}\n\n| what | command | measured | target |\n|---|---|---|---|\n{sourced}\n")[0])
     assert not shown_as(saved_value(ref["file"], ref["key"]), ref["figure"])
     bare = measured_cells(f"{SECTION}\n\n| what | command | measured | target |\n|---|---|---|---|\n| q | c | 6.9 ms / 17.6 ms | t |\n")

@@ -6,7 +6,9 @@ committed offsets, and its `tagtrail process` child then ran on, orphaned, for a
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,23 +20,12 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-HARNESSES = sorted(p.name for p in BENCHMARKS.glob("*.py") if p.name != "children.py")
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+SHARED = {"__init__.py", "children.py", "harness.py"}  # what the harnesses import, not harnesses
+HARNESSES = sorted(p.name for p in BENCHMARKS.glob("*.py") if p.name not in SHARED)
 
-
-def load(name: str):
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-
-
-processor = load("processor")
+processor = importlib.import_module("benchmarks.processor")
 
 
 class FakeClock:
@@ -99,8 +90,7 @@ def test_an_error_that_retrying_cannot_fix_is_raised_at_once() -> None:
 
 HARNESS = textwrap.dedent("""
     import sys, time
-    sys.path.insert(0, {benchmarks!r})
-    from children import Children
+    from benchmarks.harness import Children
 
     with Children(grace_s=5) as children:
         child = children.start([sys.executable, "-c", "import time; time.sleep(300)"])
@@ -134,8 +124,9 @@ def wait_gone(pid: int, timeout_s: float = 30.0) -> bool:
 @pytest.mark.parametrize("ending", ["crash", signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 def test_a_harness_stops_its_children_however_it_ends(ending: str | signal.Signals, tmp_path: Path) -> None:
     script = tmp_path / "harness.py"
-    script.write_text(HARNESS.format(benchmarks=str(BENCHMARKS)))
-    harness = subprocess.Popen([sys.executable, str(script), "crash" if ending == "crash" else "wait"],
+    script.write_text(HARNESS)
+    harness = subprocess.Popen([sys.executable, str(script), "crash" if ending == "crash" else "wait"], cwd=REPO,
+                               env={**os.environ, "PYTHONPATH": str(REPO)},
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     child = int(harness.stdout.readline())
     try:
@@ -161,7 +152,7 @@ def test_every_harness_starts_processes_through_children(harness: str) -> None:
     assert "subprocess.Popen(" not in source, f"benchmarks/{harness}: start processes with Children.start"
 
 
-run_all = load("run_all")
+run_all = importlib.import_module("benchmarks.run_all")
 
 
 def test_run_all_names_each_harness_it_runs_and_refuses_an_unknown_one(capsys: pytest.CaptureFixture) -> None:
@@ -179,7 +170,71 @@ def test_run_all_names_each_harness_it_runs_and_refuses_an_unknown_one(capsys: p
 def test_each_harness_takes_the_options_run_all_gives_it(harness: str, tmp_path: Path) -> None:
     spec = run_all.BY_NAME[harness]
     cmd = run_all.command(spec, False, tmp_path, "127.0.0.1:9")
-    shown = subprocess.run([*cmd[:2], "--help"], capture_output=True, text=True, timeout=120)
+    assert cmd[1:3] == ["-m", f"benchmarks.{harness}"]
+    shown = subprocess.run([*cmd[:3], "--help"], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert shown.returncode == 0, shown.stderr[-2000:]
-    options = [a for a in cmd[2:] if a.startswith("--")]
+    options = [a for a in cmd[3:] if a.startswith("--")]
     assert options and all(o in shown.stdout for o in options), (options, shown.stdout[-1500:])
+
+
+harness = importlib.import_module("benchmarks.harness")
+
+
+@pytest.mark.parametrize("script", HARNESSES + sorted(SHARED))
+def test_benchmarks_import_as_a_package_not_through_sys_path_or_the_tests(script: str) -> None:
+    """Run as `python -m benchmarks.<name>`: no sys.path edits, and nothing borrowed from tests/."""
+    source = (BENCHMARKS / script).read_text()
+    assert "sys.path" not in source, f"benchmarks/{script} edits sys.path"
+    assert not any(line.lstrip().startswith(("from tests", "import tests")) for line in source.splitlines()), (
+        f"benchmarks/{script} imports the tests' helpers")
+
+
+def run_args(out: Path, configuration: str = "default", **arguments: object):
+    import argparse
+
+    return argparse.Namespace(out=out, configuration=configuration, **arguments)
+
+
+def test_a_rerun_keeps_the_run_it_replaces_in_the_history(tmp_path: Path) -> None:
+    out = tmp_path / "sink.json"
+    harness.record("sink", {"rows_per_s": 1}, run_args(out, rows=10))
+    harness.record("sink", {"rows_per_s": 2}, run_args(out, "batch200k", rows=10, out_dir=tmp_path))
+    harness.record("sink", {"rows_per_s": 3}, run_args(out, rows=20))
+    saved = json.loads(out.read_text())
+    assert saved["benchmark"] == "sink"
+    assert {name: run["figures"]["rows_per_s"] for name, run in saved["latest"].items()} == {"default": 3, "batch200k": 2}
+    assert [(run["configuration"], run["figures"], run["arguments"]) for run in saved["history"]] == [
+        ("default", {"rows_per_s": 1}, {"rows": 10})]
+    latest = saved["latest"]["batch200k"]
+    assert latest["arguments"] == {"rows": 10, "out_dir": str(tmp_path)} and latest["at"].endswith("Z")
+    assert latest["command"].startswith("python -m benchmarks.sink")
+
+
+def test_a_results_file_of_another_benchmark_or_format_is_refused_by_name(tmp_path: Path) -> None:
+    out = tmp_path / "sink.json"
+    out.write_text(json.dumps({"rows_per_s_steady": 300000}))  # a one-off result of the old layout
+    with pytest.raises(ValueError, match=f"{out}: not a results file of benchmark 'sink'"):
+        harness.record("sink", {}, run_args(out))
+    assert json.loads(out.read_text()) == {"rows_per_s_steady": 300000}
+
+
+@pytest.mark.parametrize("result", sorted(p.name for p in (BENCHMARKS / "results").glob("*.json")))
+def test_each_saved_result_is_named_by_its_benchmark_and_keeps_its_history(result: str) -> None:
+    saved = json.loads((BENCHMARKS / "results" / result).read_text())
+    assert f"{saved.get('benchmark')}.json" == result and f"{saved['benchmark']}.py" in HARNESSES, (
+        f"benchmarks/results/{result}: one file per benchmark, named by it")
+    assert saved["latest"] and isinstance(saved["history"], list)
+    for run in [*saved["latest"].values(), *saved["history"]]:
+        assert {"configuration", "at", "commit", "command", "arguments", "figures"} <= set(run), run.keys()
+    assert all(name == run["configuration"] for name, run in saved["latest"].items())
+
+
+def test_run_all_passes_a_harness_only_when_it_recorded_a_new_run(tmp_path: Path) -> None:
+    result = tmp_path / "limits.json"
+    result.write_text("{}\n")  # left by an earlier run
+    spec = run_all.BY_NAME["limits"]
+    with harness.Children(grace_s=5) as children:
+        silent = run_all.run_one(children, spec, [sys.executable, "-c", "pass"], dict(os.environ), tmp_path)
+        writes = f"import pathlib; pathlib.Path({str(result)!r}).write_text('{{}}')"
+        recorded = run_all.run_one(children, spec, [sys.executable, "-c", writes], dict(os.environ), tmp_path)
+    assert (silent.status, recorded.status) == ("no result", "passed")
