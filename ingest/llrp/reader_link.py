@@ -9,7 +9,7 @@ declares the link dead only when the probe goes unanswered too (liveness), match
 requests by message id (request_book), and always reports the end of the link once. Every LLRP
 exchange, the polite stop included, runs on the link's own thread, so no reply can race the
 registration of its callback. Tag reports in the usual layouts are decoded by report_decoder (same
-message, ~6x cheaper); the rest is checked by report_structure and decoded by sllurp.
+message, several times cheaper); the rest is checked by report_structure and decoded by sllurp.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """RO_ACCESS_REPORT decoded with one struct call per tag, for the usual tag report layouts.
 
 Why hand-written: sllurp decodes a report parameter by parameter in Python (decode_param,
-param_header_decode and a dict lookup per TV field): 19% of the adapter's CPU under py-spy
-(benchmarks/llrp_adapter.py), 5.9 us per tag for 100-tag reports on the 2-core dev machine.
+param_header_decode and a dict lookup per TV field), one of the adapter's largest costs per tag
+(benchmarks/llrp_adapter.py; the figures are in docs/benchmarks.md).
 A reader sends the same TagReportData layout over and over (the fields the ROSpec's
 TagReportContentSelector asks for), so this decoder learns a layout once - a struct format for
 the whole entry and the parameter types it expects - and then checks and unpacks an entry with
-a single `unpack_from`: 1.0 us per tag there.
+a single `unpack_from`, several times cheaper per tag.
 
 It is strict and falls back rather than interprets: only a report made of TagReportData entries
 holding EPC-96 or EPCData and the TV fields sllurp knows is decoded here; anything else (unknown,

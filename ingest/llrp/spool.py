@@ -11,8 +11,9 @@ once it is sealed, read to the end and every record read from it is confirmed.
 
 The records of the latest appends are also kept in memory (up to `memory_tail_bytes`): while the
 publisher keeps up, `read` hands those out instead of reading back and re-checking what this
-process has just written (5% of the adapter's CPU under py-spy). The file is written exactly the
-same either way; a publisher that falls behind the memory tail reads from the file.
+process has just written (a share of the adapter's CPU worth saving; see docs/benchmarks.md). The
+file is written exactly the same either way; a publisher that falls behind the memory tail reads
+from the file.
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ Outcome = Scan | Rejection
 
 class ScanAssessor:
     """Judges scans. Barcode parsing is cached by raw data, including the rejections: a repeated
-    scan costs a dict lookup, a new one a parse (~3-4 us on the GS1 fast path for handheld element
-    strings, ~35 us when biip has to parse it; see benchmarks/barcode_parse.py)."""
+    scan costs a dict lookup, a new one a parse (cheap on the GS1 fast path for handheld element
+    strings, an order of magnitude dearer when biip has to parse it; see docs/benchmarks.md)."""
 
     def __init__(self, site: SiteConfig, settings: ScanServiceSettings | None = None) -> None:
         self.settings = settings or site.scans

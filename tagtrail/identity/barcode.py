@@ -1,13 +1,13 @@
 """GS1 barcode data (as a scanner emits it) to its elements and an Identity, via biip.
 
 The form is chosen from the data itself before biip is called, rather than letting `biip.parse`
-try every interpretation: that is twice as fast (measured: ~12k vs ~24k element strings/s per core)
-and it fixes the ambiguity that made a prefix-less element string `01<gtin>21<serial>` lose its
-serial (biip also offers the GTIN alone, and the GTIN alone was preferred).
+try every interpretation: that is faster (figures in docs/benchmarks.md) and it fixes the ambiguity
+that made a prefix-less element string `01<gtin>21<serial>` lose its serial (biip also offers the
+GTIN alone, and the GTIN alone was preferred).
 
 The common element strings of a handheld (AIs 00/01/10/17/21) and bare GTINs/SSCCs first go through
-`gs1_fast`, which is ~9x faster than biip and declines anything it does not fully recognise; biip
-stays the reference for everything else and for every rejection (see gs1_fast for the figures).
+`gs1_fast`, which is many times faster than biip and declines anything it does not fully recognise;
+biip stays the reference for everything else and for every rejection (see gs1_fast for why).
 """
 
 from __future__ import annotations

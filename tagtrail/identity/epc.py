@@ -23,8 +23,8 @@ class EpcError(ValueError):
 class EpcDecoder:
     """Decodes EPC hex with a per-instance cache.
 
-    A portal reads the same few hundred tags over and over, and epcpy decodes about 40k EPCs/s
-    per core (measured here): the cache keeps decoding off the adapter's hot path.
+    A portal reads the same few hundred tags over and over, and epcpy's decoding is slow next to
+    the adapter's other work per read (docs/benchmarks.md): the cache keeps it off the hot path.
     """
 
     def __init__(self, cache_size: int = 65536) -> None:

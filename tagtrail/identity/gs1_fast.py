@@ -1,13 +1,11 @@
 """A fast path for the GS1 element strings handheld scanners emit; anything else is left to biip.
 
 Why hand-written code next to a well-kept library: biip is the bottleneck of the scan service when
-barcodes are new (receiving stock: every serial differs, so the parse cache never hits); it was
-~85% of the per-scan CPU and held one worker at ~14,000 scans/s against a target of 20,000.
-Measured on the 2-core development machine (2026-11-25, other work sharing the cores, so ratios
-within one run count): `benchmarks/barcode_parse.py` parses handheld forms at ~31,000/s per core
-with biip alone and ~290,000/s with this fast path (9.4x, same run); `benchmarks/scan_upload.py`
-took 11,800-11,900 new-barcode scans/s with `--biip-only` and 21,300-27,400/s with the fast path,
-in the same session.
+barcodes are new (receiving stock: every serial differs, so the parse cache never hits); it took
+most of the per-scan CPU and held one worker below the service's target. `benchmarks/barcode_parse.py`
+times biip alone against this fast path in one run (other work may share the cores, so the ratio
+within one run is what counts) and `benchmarks/scan_upload.py --biip-only` runs the service
+without it; their figures are in docs/benchmarks.md.
 
 Scope: AIs 00 (SSCC-18), 01 (GTIN-14), 10 (batch/lot), 17 (expiry YYMMDD) and 21 (serial), in any
 order, each at most once, as an element string (fixed-length AIs run on, variable-length ones end

@@ -58,7 +58,8 @@ def _without_timestamp_logical_types(node: Any) -> Any:
     """The same schema with timestamp logical types removed.
 
     The binary encoding is identical; reading through this copy yields integer microseconds,
-    which is what the events hold, and skips building datetimes (measured ~30% faster decode).
+    which is what the events hold, and skips building datetimes (decoding faster; see
+    docs/benchmarks.md).
     """
     if isinstance(node, dict):
         out = {k: _without_timestamp_logical_types(v) for k, v in node.items()}

@@ -2,11 +2,11 @@
 
 Why hand-written: the adapter encodes one TagRead per tag sighting, and fastavro's generic
 writer (msgspec.to_builtins to a dict, then schemaless_writer walking the schema) was the
-largest single cost of the adapter: 29% of its CPU under py-spy (benchmarks/llrp_adapter.py),
-8.3 us per TagRead in a micro-benchmark on the 2-core dev machine. This encoder writes the
-same bytes in 1.4 us there: the fields are laid out once for the bundled schema, and what
-repeats is cached in bounded dicts (the identity per EPC, reader_id/antenna/read_point per
-antenna, the high bytes of timestamps, which only change every 16 ms).
+largest single cost of the adapter in its profile (benchmarks/llrp_adapter.py; the figures are in
+docs/benchmarks.md). This encoder writes the same bytes several times faster: the fields are laid
+out once for the bundled schema, and what repeats is cached in bounded dicts (the identity per
+EPC, reader_id/antenna/read_point per antenna, the high bytes of timestamps, which only change
+every 16 ms).
 
 It is only ever used for the bundled TagRead schema in single-object framing (Codec decides),
 and it refuses rather than guesses: any value of an unexpected type or range, and any error at
