@@ -54,9 +54,9 @@ def exit_on_hung_call(what: str, seconds: float) -> None:
 EXIT_HUNG = 75  # EX_TEMPFAIL: try again, a restart fixes it
 
 # Fetch batching. With librdkafka's defaults (fetch.min.bytes 1) the broker answers a fetch as soon as
-# one record is there, so a live stream of ~20k reads/s produced as the ingest adapters do (linger 5 ms)
-# arrives in thousands of tiny fetch responses a second, each waking the thread blocked in consume(): a
-# bare consumer measured 3.9 µs CPU per message at 20k/s that way, 0.6 µs with these settings. The
+# one record is there, so a live stream of reads produced as the ingest adapters do (linger 5 ms)
+# arrives in thousands of tiny fetch responses a second, each waking the thread blocked in consume(),
+# which costs the consumer several times the CPU per message (docs/benchmarks.md has the figures). The
 # broker now holds a fetch until 1 MB is there or FETCH_WAIT_MS passed: a read waits at most that much
 # longer before it is consumed (a backlog is served at once, as before).
 FETCH_WAIT_MS = 50

@@ -107,8 +107,8 @@ class TransactionalPublisher:
         if producer is None:
             return False
         try:
-            # Metadata of the scans topic alone: a listing of every topic of a cluster with thousands
-            # (6,000 on the development broker) cost ~40 ms of CPU holding the GIL, every readiness check.
+            # Metadata of the scans topic alone: listing every topic of a cluster with thousands costs
+            # CPU while holding the GIL, on every readiness check (docs/benchmarks.md has the figure).
             return bool(producer.list_topics(self.conn.topics.scans, timeout=timeout_s).brokers)
         except KafkaException:
             return False
