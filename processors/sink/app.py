@@ -9,7 +9,6 @@ keeps it): nothing is skipped and nothing is committed that ClickHouse has not a
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -20,45 +19,39 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tagtrail.processors.sink.batches import (
     Batcher,
     PartitionBatch,
-    Records,
     by_partition,
-    has_errors,
     pack_groups,
 )
 from tagtrail.processors.sink.checkpoint import (
-    GroupSpec,
     PartitionsLost,
     after_offsets,
     before_offsets,
     check_committed,
     is_lost,
-    parse_pending_group,
+)
+from tagtrail.processors.sink.consuming import (
+    CONSUME_CHUNK,
+    FETCH,
+    KafkaRanges,
+    without_errors,
 )
 from tagtrail.processors.sink.dead_letters import DeadLetterPublisher
-from tagtrail.processors.sink.errors import is_data_error, server_message
 from tagtrail.processors.sink.flusher import Flusher
+from tagtrail.processors.sink.prepare import prepare_clickhouse
+from tagtrail.processors.sink.replay import CrashReplay, owned_batches
 from tagtrail.processors.sink.writer import MAX_BATCH_ROWS, MovementWriter, Stopping
 
 from tagtrail.config import SiteConfig
 from tagtrail.config.site import SinkSettings
-from tagtrail.history.migrations import apply_reads_ttl, migrate
-from tagtrail.history.site_dimension import write_site_dimension
 from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import LagReporter, Metrics
 
 log = structlog.get_logger(__name__)
 
 STAGE = "sink"
-
-# Small chunks: a chunk's Message objects are freed before Python's collector runs, so none are promoted
-# to older generations. Measured here (1M movements from a local broker, consumer thread CPU): 10,000 per
-# call 1.40 us/row, 28% of it in full collections; 500 per call 1.01 us/row, no collections at all.
-CONSUME_CHUNK = 500
 STATS_EVERY_S = 10.0
 # How long the consumer waits for an insert without polling; far below max.poll.interval.ms (300 s).
 QUIET_WAIT_S = 5.0
-# Larger fetches: measured here, 520k instead of 220k messages/s consumed from a local broker.
-FETCH = {"fetch.max.bytes": 100 * 1024 * 1024, "max.partition.fetch.bytes": 10 * 1024 * 1024, "queued.min.messages": 1_000_000}
 
 
 def run_sink(site: SiteConfig, conn: KafkaConnection, clickhouse_client: Any, *, stop: threading.Event,
@@ -69,8 +62,7 @@ def run_sink(site: SiteConfig, conn: KafkaConnection, clickhouse_client: Any, *,
     validate(site.sink)
     loop = SinkLoop(conn, clickhouse_client, site.sink, stop=stop, metrics=metrics, ready=ready)
     try:
-        loop.prepare_clickhouse(site.sink.reads_ttl_days)
-        write_site_dimension(clickhouse_client, site)  # the zones the views show (migration 0005)
+        prepare_clickhouse(clickhouse_client, site, backoff=loop.backoff, stop=stop)
         loop.run()
     except Stopping:
         log.info("sink_stopped_while_waiting", message="offsets of unwritten batches were not committed; they are replayed on restart")
@@ -89,23 +81,6 @@ def validate(settings: SinkSettings) -> None:
         raise ValueError(f"sink.batch_seconds must be positive, got {settings.batch_seconds}")
     if settings.retry_max_backoff_s <= 0:
         raise ValueError(f"sink.retry_max_backoff_s must be positive, got {settings.retry_max_backoff_s}")
-
-
-def without_errors(messages: list) -> list:
-    """Consumed messages minus the error events librdkafka hands out among them, which are logged."""
-    if not has_errors(messages):
-        return messages
-    for m in messages:
-        if m.error() is not None:
-            log.warning("kafka_consume_error", error=str(m.error()))
-    return [m for m in messages if m.error() is None]
-
-
-def owned_batches(consumer: Consumer, batches: list[PartitionBatch]) -> list[PartitionBatch]:
-    """The batches of partitions this consumer owns: a replayed group also holds others' members,
-    whose AFTER commit is their owner's."""
-    owned = {tp.partition for tp in consumer.assignment()}
-    return [b for b in batches if b.partition in owned]
 
 
 def exponential_backoff(cap_s: float, base_s: float = 0.25) -> Callable[[int], float]:
@@ -129,19 +104,15 @@ class SinkLoop:
         self.settings = settings
         self.stop = stop
         self.clock = clock
-        self.conn = conn
         self.topic = conn.topics.movements
         self.group_id = f"{conn.topics.prefix}.sink"
-        # Group inserts a crashed sink was writing, to rebuild before anything else (see checkpoint),
-        # and, per owned member partition, the last offset they cover (the stream skips up to it).
-        self._group_replays: set[GroupSpec] = set()
-        self._replayed_through: dict[int, int] = {}
         self.backoff = exponential_backoff(settings.retry_max_backoff_s)
         membership = {"group.instance.id": f"{self.group_id}.{settings.instance_id}"} if settings.instance_id else {}
         self.consumer = Consumer(conn.consumer_config(self.group_id, **FETCH, **membership))
         self.batcher = Batcher(settings.batch_rows, settings.batch_seconds, clock=clock,
                                catch_up_rows=settings.catch_up_batch_rows, backlog=self._backlog, align=True)
         self.group_rows = max(settings.batch_rows, settings.catch_up_batch_rows)
+        self.replay = CrashReplay(self.consumer, KafkaRanges(conn, self.group_id, stop=stop), self.batcher)
         self.producer = conn.producer()
         self.writer = MovementWriter(client, wait=lambda s: not stop.wait(s), backoff=self.backoff)
         self.dead_letters = DeadLetterPublisher(conn, self.producer, metrics=metrics)
@@ -150,25 +121,6 @@ class SinkLoop:
         self.lag = LagReporter(metrics, self.consumer, STAGE) if metrics is not None else None
         self._stats_at = clock()
         self._stats_rows = 0
-
-    # -- setup ----------------------------------------------------------------------------------
-    def prepare_clickhouse(self, reads_ttl_days: int) -> None:
-        """Applies migrations, waiting for ClickHouse to come up if it is not reachable yet."""
-        attempt = 0
-        while True:
-            try:
-                applied = migrate(self.client)
-                apply_reads_ttl(self.client, reads_ttl_days)
-                log.info("sink_schema_ready", applied=applied)
-                return
-            except Exception as exc:
-                if is_data_error(exc):
-                    raise
-                delay = self.backoff(attempt)
-                attempt += 1
-                log.warning("clickhouse_unreachable_at_start", retry_in_s=delay, error=server_message(exc, 300))
-                if self.stop.wait(delay):
-                    raise Stopping() from exc
 
     # -- main loop ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -183,8 +135,8 @@ class SinkLoop:
                 if self.batcher.rows >= self.batcher.held_limit:
                     self._wait_for_flusher()  # ClickHouse is behind: stop reading until it catches up
                 continue
-            if self._group_replays:
-                self._replay_group(min(self._group_replays))  # before any new batch of those partitions
+            if self.replay.pending:
+                self.replay.replay_next(self._submit)  # before any new batch of those partitions
                 continue
             if self.batcher.due():
                 self._start(self.batcher.take())
@@ -203,39 +155,12 @@ class SinkLoop:
         except PartitionsLost as exc:
             log.info("partitions_lost_before_write", error=str(exc), batches=len(batches))
             return
+        self._submit(groups)
+
+    def _submit(self, groups: list[list[PartitionBatch]]) -> None:
+        """The inserts of a batch set (new, or a replayed group) to the flusher thread."""
         self._started_at = self.clock()
         self.flusher.submit(groups)
-
-    def _replay_group(self, spec: GroupSpec) -> None:
-        """Rebuilds a group insert a crashed sink was writing, from Kafka, members owned by other
-        consumers included, and writes it with its token (ClickHouse keeps one copy whoever sends it).
-        Its BEFORE metadata is already committed; AFTER is committed for the members this sink owns."""
-        group = self._read_ranges(spec)
-        self._group_replays.discard(spec)
-        log.info("replaying_pending_group", partitions=[p for p, _, _ in spec], rows=sum(len(b.records) for b in group))
-        self._started_at = self.clock()
-        self.flusher.submit([group])
-
-    def _read_ranges(self, spec: GroupSpec) -> list[PartitionBatch]:
-        """The records of each (partition, first, last) as a read_committed consumer sees them, i.e.
-        exactly what the original batches held."""
-        reader = Consumer(self.conn.consumer_config(f"{self.group_id}.replay", **FETCH))
-        try:
-            reader.assign([TopicPartition(self.topic, p, first) for p, first, _ in spec])
-            last = {p: last for p, _, last in spec}
-            got: dict[int, Records] = {p: Records([], [], []) for p, _, _ in spec}
-            waiting = set(last)
-            while waiting:
-                if self.stop.is_set():
-                    raise Stopping()
-                for _topic, p, records in by_partition(without_errors(reader.consume(num_messages=CONSUME_CHUNK, timeout=0.5))):
-                    if p in waiting:
-                        got[p].extend(records[:bisect.bisect_right(records.offsets, last[p])])
-                        if records.offsets[-1] >= last[p]:
-                            waiting.discard(p)
-            return [PartitionBatch(self.topic, p, got[p]) for p, _, _ in spec]
-        finally:
-            reader.close()
 
     def _finish(self, batches: list[PartitionBatch] | None) -> None:
         """Checkpoint step 4 (AFTER) for a batch set ClickHouse acknowledged (for a replayed group:
@@ -299,31 +224,15 @@ class SinkLoop:
                 self.consumer.resume(assignment)
 
     def _add(self, messages: list) -> None:
-        extend = self.batcher.extend
+        extend, unreplayed = self.batcher.extend, self.replay.unreplayed
         for topic, partition, records in by_partition(without_errors(messages)):
-            through = self._replayed_through.get(partition)
-            if through is not None:  # written by a group replay: skip what it covered
-                if records.offsets[-1] <= through:
-                    continue
-                if records.offsets[0] <= through:
-                    records = records[bisect.bisect_right(records.offsets, through):]
-                del self._replayed_through[partition]
-            extend(topic, partition, records)
+            fresh = unreplayed(partition, records)  # a group replay wrote what it covered
+            if fresh is not None:
+                extend(topic, partition, fresh)
 
     # -- rebalance ------------------------------------------------------------------------------
     def _assigned(self, consumer: Consumer, partitions: list) -> None:
-        committed = consumer.committed(partitions, timeout=30)
-        for tp in committed:
-            pending = parse_pending_group(tp.metadata)
-            if not pending:
-                continue
-            first, last, group = pending
-            if group is None:
-                self.batcher.replay(tp.topic, tp.partition, last)
-                log.info("replaying_pending_batch", topic=tp.topic, partition=tp.partition, first=first, last=last)
-            else:
-                self._group_replays.add(group)
-                self._replayed_through[tp.partition] = last
+        self.replay.assigned(partitions)
         log.info("partitions_assigned", partitions=[tp.partition for tp in partitions])
         if self.ready is not None:
             self.ready.set()  # an idle member with no partitions is ready too
@@ -344,11 +253,7 @@ class SinkLoop:
                     log.info("commit_on_revoke_failed", error=str(exc), message="the new owner replays; ClickHouse drops the repeat")
         self.batcher.forget((tp.topic, tp.partition) for tp in partitions)
         revoked = {tp.partition for tp in partitions}
-        for p in revoked:
-            self._replayed_through.pop(p, None)
-        kept = {tp.partition for tp in consumer.assignment()} - revoked
-        # a group none of whose members stays here is replayed by the members' new owners
-        self._group_replays = {g for g in self._group_replays if any(p in kept for p, _, _ in g)}
+        self.replay.revoked(revoked, kept={tp.partition for tp in consumer.assignment()} - revoked)
         log.info("partitions_revoked", partitions=[tp.partition for tp in partitions])
 
     # -- bookkeeping ----------------------------------------------------------------------------

@@ -10,8 +10,8 @@ Catching up: while a partition is behind (at least `batch_rows` more records wai
 batch grows to `catch_up_rows` and the time limit stretches to CATCH_UP_AGE_FACTOR x `batch_seconds`, and
 any batch takes up to `catch_up_rows` of what is held. At live rates nothing changes (a batch is due at
 `batch_rows` or `batch_seconds`); after an outage or a burst, fewer, larger inserts drain the backlog
-sooner, because ClickHouse's cost per insert is largely fixed (parts written, then merged). Measured
-(benchmarks/sink.py, 1M movements in 12 partitions, chdb): 24 inserts of 32-50k rows vs 12 of 83k.
+sooner, because ClickHouse's cost per insert is largely fixed (parts written, then merged); figures
+in docs/benchmarks.md.
 
 Batch boundaries matter for exactly once: the insert token of a batch names its offset range, so a
 batch replayed after a crash must cover exactly the same offsets. When the checkpoint says a batch was
@@ -19,9 +19,8 @@ being written (a pending range), that partition's next batch ends exactly at the
 
 Records are held as columns (offsets, keys, values), not as the consumer's Message objects: Messages
 are tracked by Python's garbage collector, and held ones are promoted until full collections run over
-and over. Measured (py-spy of benchmarks/sink.py): collections were 38% of the consumer thread. Reading
-1M movements in chunks of 500: holding the Messages 1.24 us/row of consumer-thread CPU, 0.7 s in
-collections; holding columns 0.98 us/row including the container build, no collection at all.
+and over, a large share of the consumer thread's CPU; held as columns, none run (figures in
+docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -33,10 +33,9 @@ INSERT_SETTINGS = {
     "insert_deduplicate": 1,
     "deduplicate_blocks_in_dependent_materialized_views": 1,
     "max_insert_block_size": 1_048_576,
-    # Measured (chdb, 50k-row Avro inserts with all views): CPU per row 5.1-6.5 us with the defaults,
-    # 4.1-4.4 us without these two. optimize_on_insert merges duplicate keys inside each inserted block
-    # of the Replacing/Summing tables, which every reader already does (FINAL or sum()); the JIT compiled
-    # the views' expressions again on every insert.
+    # Both cost CPU per row for nothing here (figures in docs/benchmarks.md): optimize_on_insert merges
+    # duplicate keys inside each inserted block of the Replacing/Summing tables, which every reader
+    # already does (FINAL or sum()); the JIT compiled the views' expressions again on every insert.
     "optimize_on_insert": 0,
     "compile_expressions": 0,
 }
