@@ -31,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from benchmarks import limits
 from benchmarks.harness import REPO, Children, add_result_options, record, start_broker
@@ -55,6 +55,10 @@ def site_yaml(bootstrap: str, prefix: str, ports: list[int], chdb: Path, spool: 
     )
 
 
+TOPIC_NOT_READY = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                   KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION}
+
+
 class Offsets:
     """Produced reads (topic end) and processed reads (processor group's committed offsets)."""
 
@@ -64,9 +68,15 @@ class Offsets:
         self.ends = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}"})
         self.group = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{prefix}.processor", "enable.auto.commit": False})
 
-    def sample(self) -> tuple[int, int]:
-        produced = sum(self.ends.get_watermark_offsets(tp, timeout=5, cached=False)[1] for tp in self.parts)
-        processed = sum(max(0, tp.offset) for tp in self.group.committed(self.parts, timeout=5))
+    def sample(self) -> tuple[int, int] | None:
+        """None while the stages' freshly created topic has no leader yet (asked again next second)."""
+        try:
+            produced = sum(self.ends.get_watermark_offsets(tp, timeout=5, cached=False)[1] for tp in self.parts)
+            processed = sum(max(0, tp.offset) for tp in self.group.committed(self.parts, timeout=5))
+        except KafkaException as exc:
+            if exc.args[0].code() in TOPIC_NOT_READY:
+                return None
+            raise
         return produced, processed
 
     def close(self) -> None:
@@ -132,7 +142,10 @@ def run_end_to_end(children: Children, bootstrap: str, workdir: Path, readers: i
         while traffic.poll() is None:
             time.sleep(1.0)
             rig1 = _cpu({"emulators": traffic}) if traffic.poll() is None else rig1  # gone once it exits
-            produced, processed = offsets.sample()
+            sampled = offsets.sample()
+            if sampled is None:
+                continue
+            produced, processed = sampled
             samples.append({"t": round(time.monotonic() - t0, 2), "produced": produced, "processed": processed})
             print(f"  t={samples[-1]['t']:5.1f}s  reads into Kafka {produced:>9,}  processed {processed:>9,}  "
                   f"lag {produced - processed:>7,}", flush=True)
@@ -141,7 +154,7 @@ def run_end_to_end(children: Children, bootstrap: str, workdir: Path, readers: i
         # drain: the processor catches up, then the sink
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            produced, processed = offsets.sample()
+            produced, processed = offsets.sample() or (0, -1)
             if produced == processed and produced >= summary["sent"] * 0.999:
                 break
             time.sleep(1.0)

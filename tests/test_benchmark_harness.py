@@ -238,3 +238,31 @@ def test_run_all_passes_a_harness_only_when_it_recorded_a_new_run(tmp_path: Path
         writes = f"import pathlib; pathlib.Path({str(result)!r}).write_text('{{}}')"
         recorded = run_all.run_one(children, spec, [sys.executable, "-c", writes], dict(os.environ), tmp_path)
     assert (silent.status, recorded.status) == ("no result", "passed")
+
+
+pipeline = importlib.import_module("benchmarks.pipeline")
+
+
+class Watermarks:
+    """The end-offsets consumer of a topic the stages have just created: no leader at first."""
+
+    def __init__(self, errors: list[int]) -> None:
+        self.errors = list(errors)
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float, cached: bool) -> tuple[int, int]:
+        if self.errors:
+            raise KafkaException(KafkaError(self.errors.pop(0)))
+        return 0, 10
+
+
+def test_the_pipeline_samples_again_while_the_new_topic_has_no_leader() -> None:
+    """Quick `make bench` died with NOT_LEADER_FOR_PARTITION on its first sample of a fresh topic."""
+    offsets = object.__new__(pipeline.Offsets)
+    offsets.parts = [TopicPartition("bench.reads", p) for p in range(2)]
+    offsets.ends = Watermarks([KafkaError.NOT_LEADER_FOR_PARTITION])
+    offsets.group = Coordinator([])
+    assert offsets.sample() is None
+    assert offsets.sample() == (20, 300)
+    offsets.ends = Watermarks([KafkaError.TOPIC_AUTHORIZATION_FAILED])
+    with pytest.raises(KafkaException, match="TOPIC_AUTHORIZATION_FAILED"):
+        offsets.sample()
