@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting, sgtin96
+from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting, encoders, sgtin96
 
 from tests.e2e.devices import post_until_answered
 
@@ -123,7 +123,7 @@ def broken_llrp(emu: ReaderEmulator, reader_id: str, sent: Sent, stop: threading
         settled()
 
     settled()
-    body = frames.tlv(frames.P_TAG_REPORT_DATA, frames.tv(frames.TV_EPC_96, b"\x30" * 12) + b"\x81\x00")
+    body = encoders.tlv(frames.P_TAG_REPORT_DATA, encoders.tv(frames.TV_EPC_96, b"\x30" * 12) + b"\x81\x00")
     malformed = frames.message(frames.RO_ACCESS_REPORT, body, 4242)
     emu.send_raw(malformed)
     sent.frames.append((reader_id, "malformed_frame", malformed))
@@ -137,8 +137,8 @@ def broken_llrp(emu: ReaderEmulator, reader_id: str, sent: Sent, stop: threading
     sent.frames.append((reader_id, "broken_framing", broken_header[:10]))
     reconnected(before)
     before = emu.connections
-    whole = frames.ro_access_report([frames.TagReport(epc=bytes.fromhex(sgtin96("0614141", "812345", 99_998)),
-                                                      antenna_id=1, peak_rssi=-50)], 4343)
+    whole = encoders.ro_access_report([encoders.TagReport(epc=bytes.fromhex(sgtin96("0614141", "812345", 99_998)),
+                                                          antenna_id=1, peak_rssi=-50)], 4343)
     emu.send_truncated_and_close(whole[: len(whole) // 2])
     sent.frames.append((reader_id, "truncated_frame", whole[: len(whole) // 2]))
     reconnected(before)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import Quirks, Sighting, pallet_through_dock_door, sgtin96
+from tagtrail.ingest.llrp.emulator import Quirks, Sighting, encoders, pallet_through_dock_door, sgtin96
 from tagtrail.ingest.llrp.tag_reads import event_id
 
 from tests.llrp.conftest import dock_reader, read_topic
@@ -111,15 +111,15 @@ def test_malformed_frames_become_dead_letters_and_other_readers_keep_serving(
     assert bad_reader.inventorying.wait(10) and good_reader.inventorying.wait(10)
 
     t = now_us()
-    good_frame = frames.ro_access_report([frames.TagReport(
+    good_frame = encoders.ro_access_report([encoders.TagReport(
         epc=bytes.fromhex(sgtin96("0614141", "812345", 777)), antenna_id=1, peak_rssi=-50, channel_index=1,
         first_seen_us=t, last_seen_us=t, seen_count=1)])
     # a TagReportData whose AntennaID field is cut short: framing intact, body undecodable
-    broken_body = frames.tlv(frames.P_TAG_REPORT_DATA, frames.tv(frames.TV_EPC_96, b"\x30" * 12) + b"\x81\x00")
+    broken_body = encoders.tlv(frames.P_TAG_REPORT_DATA, encoders.tv(frames.TV_EPC_96, b"\x30" * 12) + b"\x81\x00")
     malformed = frames.message(frames.RO_ACCESS_REPORT, broken_body, 4242)
     bad_reader.send_raw(malformed + good_frame)  # one TCP write: the good frame after the bad one must survive
     bad_reader.queue([
-        Sighting(epc_hex=sgtin96("0614141", "812345", 778), antenna=1, extra=frames.tlv(999, b"\x00\x01")),
+        Sighting(epc_hex=sgtin96("0614141", "812345", 778), antenna=1, extra=encoders.tlv(999, b"\x00\x01")),
         Sighting(epc_hex="30" * 13, antenna=2),  # 104-bit EPC
     ])
     good_reader.queue(pallet_through_dock_door(now_us(), cases=30))

@@ -10,7 +10,7 @@ from pathlib import Path
 from sllurp.llrp import LLRPReaderState
 from tagtrail.ingest.llrp import frames, reasons
 from tagtrail.ingest.llrp.clock import ClockCorrector
-from tagtrail.ingest.llrp.emulator import sgtin96
+from tagtrail.ingest.llrp.emulator import encoders, sgtin96
 from tagtrail.ingest.llrp.metrics import AdapterMetrics, MetricsBridge
 from tagtrail.ingest.llrp.reader_link import ReaderLink
 from tagtrail.ingest.llrp.tag_reads import TagReadMapper
@@ -51,17 +51,17 @@ def report(*entries: bytes) -> bytes:
 
 
 def entry(*params: bytes) -> bytes:
-    return frames.tlv(frames.P_TAG_REPORT_DATA, b"".join(params))
+    return encoders.tlv(frames.P_TAG_REPORT_DATA, b"".join(params))
 
 
-ANTENNA_2 = frames.tv(frames.TV_ANTENNA_ID, 2)
-GOOD = entry(frames.tv(frames.TV_EPC_96, EPC), ANTENNA_2)
+ANTENNA_2 = encoders.tv(frames.TV_ANTENNA_ID, 2)
+GOOD = entry(encoders.tv(frames.TV_EPC_96, EPC), ANTENNA_2)
 
 
 def test_whole_frames_left_behind_a_frame_that_ended_the_link_are_not_called_truncated() -> None:
     link = RecordingLink()
     link.llrp.state = LLRPReaderState.STATE_SENT_GET_CAPABILITIES  # setup: any other answer ends the link
-    ender = frames.response(frames.SET_READER_CONFIG_RESPONSE, 5)
+    ender = encoders.response(frames.SET_READER_CONFIG_RESPONSE, 5)
     behind = report(GOOD)
     partial = report(GOOD)[:9]
     ours, theirs = socket.socketpair()
@@ -86,7 +86,7 @@ def test_a_96_bit_epc_cut_short_is_a_malformed_frame_not_an_unknown_antenna() ->
 
 
 def test_zero_length_and_overrunning_parameters_are_malformed_frames_not_missing_epcs() -> None:
-    zero_first = entry(struct.pack("!HH", frames.P_EPC_DATA, 0), frames.tv(frames.TV_EPC_96, EPC), ANTENNA_2)
+    zero_first = entry(struct.pack("!HH", frames.P_EPC_DATA, 0), encoders.tv(frames.TV_EPC_96, EPC), ANTENNA_2)
     overrun = entry(struct.pack("!HH", frames.P_EPC_DATA, 40) + struct.pack("!H", 96) + EPC, ANTENNA_2)
     for bad, says in ((zero_first, "EPCData (type 241) at byte 4 of its TagReportData declares 0 bytes, less than its own 4-byte header"),
                       (overrun, "EPCData (type 241) at byte 4 of its TagReportData declares 40 bytes but its TagReportData has 21 left")):
@@ -98,7 +98,7 @@ def test_zero_length_and_overrunning_parameters_are_malformed_frames_not_missing
 
 
 def test_a_parameter_longer_than_its_parent_says_so_instead_of_a_bit_count_mismatch() -> None:
-    epc_data = frames.tlv(frames.P_EPC_DATA, struct.pack("!H", 96) + EPC)  # 18 bytes
+    epc_data = encoders.tlv(frames.P_EPC_DATA, struct.pack("!H", 96) + EPC)  # 18 bytes
     parent_too_short = struct.pack("!HH", frames.P_TAG_REPORT_DATA, 4 + 10) + epc_data
     link = RecordingLink()
     link._handle_frame(report(parent_too_short))
@@ -145,7 +145,7 @@ def test_the_readme_lists_every_reason_code_and_no_other() -> None:
 
 
 def test_an_entry_overrunning_the_message_is_malformed_and_the_entries_before_it_still_read() -> None:
-    overrun = struct.pack("!HH", frames.P_TAG_REPORT_DATA, 60) + frames.tv(frames.TV_EPC_96, EPC)
+    overrun = struct.pack("!HH", frames.P_TAG_REPORT_DATA, 60) + encoders.tv(frames.TV_EPC_96, EPC)
     link = RecordingLink()
     link._handle_frame(report(GOOD, overrun))
     assert link.reasons() == [reasons.MALFORMED_FRAME]

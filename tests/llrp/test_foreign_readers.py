@@ -17,7 +17,7 @@ import structlog
 from sllurp.llrp import LLRPMessage, LLRPReaderState
 from sllurp.llrp_errors import ReaderConfigurationError
 from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import InstantReplies, Quirks, ReaderEmulator, Sighting, sgtin96
+from tagtrail.ingest.llrp.emulator import InstantReplies, Quirks, ReaderEmulator, Sighting, encoders, sgtin96
 from tagtrail.ingest.llrp.ordered_client import OrderedLLRPClient
 from tagtrail.ingest.llrp.reader_link import ReaderLink, reader_config
 
@@ -120,7 +120,7 @@ def test_a_refused_request_fails_the_step_it_answers_not_the_next_one() -> None:
     link.llrp.state = LLRPReaderState.STATE_SENT_GET_CAPABILITIES
     link.requests.sent(frames.message(frames.GET_READER_CAPABILITIES, b"", 900))
     with pytest.raises(ReaderConfigurationError) as failure:
-        link._handle_frame(frames.response(frames.ERROR_MESSAGE, 900, 109, "no capabilities today"))
+        link._handle_frame(encoders.response(frames.ERROR_MESSAGE, 900, 109, "no capabilities today"))
     assert str(failure.value) == "Error getting capabilities (on GET_READER_CAPABILITIES_RESPONSE, message id 900)"
 
 
@@ -215,7 +215,7 @@ def test_a_reader_that_refuses_delete_accessspec_still_gets_its_rospec_deleted()
     def send(data: bytes) -> None:
         for reply in reader.answer(data):
             if frames.message_type(reply) == frames.DELETE_ACCESSSPEC_RESPONSE:  # no AccessSpec support
-                reply = frames.response(frames.DELETE_ACCESSSPEC_RESPONSE, frames.message_id(reply), 109, "no")
+                reply = encoders.response(frames.DELETE_ACCESSSPEC_RESPONSE, frames.message_id(reply), 109, "no")
             client.handleMessage(LLRPMessage(msgbytes=reply))
 
     client = OrderedLLRPClient(reader_config(two_antenna_reader(1)), transport_tx_write=send)
@@ -259,4 +259,4 @@ def test_a_refused_custom_request_ends_setup_with_the_readers_status() -> None:
     link.requests.sent(frames.message(1023, b"\x00\x00\x61\x9a\x15", 3))  # Impinj's ENABLE_EXTENSIONS, custom
     with pytest.raises(ReaderConfigurationError, match="refused CUSTOM_MESSAGE .message id 3. with ERROR_MESSAGE "
                                                        "status 109: unsupported"):
-        link._handle_frame(frames.response(frames.ERROR_MESSAGE, 3, 109, "unsupported"))
+        link._handle_frame(encoders.response(frames.ERROR_MESSAGE, 3, 109, "unsupported"))

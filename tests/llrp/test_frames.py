@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sllurp.llrp import LLRPMessage
 from tagtrail.ingest.llrp import frames
+from tagtrail.ingest.llrp.emulator import encoders
 from tagtrail.ingest.llrp.emulator.rospec import keepalive_interval_ms, parse_add_rospec
 
 
@@ -19,12 +20,12 @@ def decode(data: bytes) -> tuple[str, dict]:
 
 def test_ro_access_report_round_trips_through_sllurp_with_every_field() -> None:
     tags = [
-        frames.TagReport(epc=bytes.fromhex("3074257BF7194E4000001A85"), antenna_id=2, peak_rssi=-61, channel_index=17,
+        encoders.TagReport(epc=bytes.fromhex("3074257BF7194E4000001A85"), antenna_id=2, peak_rssi=-61, channel_index=17,
                          first_seen_us=1_764_000_000_000_001, last_seen_us=1_764_000_000_500_000, seen_count=4000),
-        frames.TagReport(epc=bytes.fromhex("E2801160600002054D5A6B7C11223344"), antenna_id=1, peak_rssi=-40,
+        encoders.TagReport(epc=bytes.fromhex("E2801160600002054D5A6B7C11223344"), antenna_id=1, peak_rssi=-40,
                          first_seen_us=5, last_seen_us=6, seen_count=1),
     ]
-    name, body = decode(frames.ro_access_report(tags, msg_id=77))
+    name, body = decode(encoders.ro_access_report(tags, msg_id=77))
     assert name == "RO_ACCESS_REPORT" and body["ID"] == 77
     first, second = body["TagReportData"]
     assert first["EPC-96"] == b"3074257bf7194e4000001a85"
@@ -36,13 +37,13 @@ def test_ro_access_report_round_trips_through_sllurp_with_every_field() -> None:
 
 
 def test_reader_messages_sllurp_needs_to_connect_decode() -> None:
-    name, body = decode(frames.connection_attempt_event(946_684_800_000_123, 1))
+    name, body = decode(encoders.connection_attempt_event(946_684_800_000_123, 1))
     assert name == "READER_EVENT_NOTIFICATION"
     data = body["ReaderEventNotificationData"]
     assert data["ConnectionAttemptEvent"]["Status"] == "Success"
     assert data["UTCTimestamp"]["Microseconds"] == 946_684_800_000_123
 
-    name, caps = decode(frames.capabilities_response(9, antennas=4))
+    name, caps = decode(encoders.capabilities_response(9, antennas=4))
     assert name == "GET_READER_CAPABILITIES_RESPONSE" and caps["LLRPStatus"]["StatusCode"] == "Success"
     assert caps["GeneralDeviceCapabilities"]["MaxNumberOfAntennaSupported"] == 4
     band = caps["RegulatoryCapabilities"]["UHFBandCapabilities"]
@@ -52,9 +53,9 @@ def test_reader_messages_sllurp_needs_to_connect_decode() -> None:
     for request, response_name in ((frames.SET_READER_CONFIG, "SET_READER_CONFIG_RESPONSE"),
                                    (frames.ADD_ROSPEC, "ADD_ROSPEC_RESPONSE"),
                                    (frames.DELETE_ACCESSSPEC, "DELETE_ACCESSSPEC_RESPONSE")):
-        name, body = decode(frames.response(frames.RESPONSES[request], 5))
+        name, body = decode(encoders.response(frames.RESPONSES[request], 5))
         assert name == response_name and body["LLRPStatus"]["StatusCode"] == "Success" and body["ID"] == 5
-    assert decode(frames.keepalive(3))[0] == "KEEPALIVE"
+    assert decode(encoders.keepalive(3))[0] == "KEEPALIVE"
 
 
 def test_emulator_reads_what_sllurp_asks_for_in_add_rospec_and_set_reader_config() -> None:
@@ -79,15 +80,15 @@ def test_emulator_reads_what_sllurp_asks_for_in_add_rospec_and_set_reader_config
 
 
 def test_header_and_parameter_walk_reject_what_cannot_be_framed() -> None:
-    good = frames.keepalive(1)
+    good = encoders.keepalive(1)
     assert frames.parse_header(good)[1:3] == (frames.KEEPALIVE, 10)
     with pytest.raises(frames.FrameError):
         frames.parse_header(struct.pack("!HII", 62, 4, 1))  # version 0, length shorter than a header
     with pytest.raises(frames.FrameError):
         frames.parse_header(struct.pack("!HII", (1 << 10) | 61, 1 << 30, 1))
     with pytest.raises(frames.FrameError, match="claims"):
-        frames.walk(frames.tlv(240, b"\x00" * 8)[:-3])
-    params = frames.walk(frames.tv(frames.TV_ANTENNA_ID, 3) + frames.tlv(999, b"xy"))
+        frames.walk(encoders.tlv(240, b"\x00" * 8)[:-3])
+    params = frames.walk(encoders.tv(frames.TV_ANTENNA_ID, 3) + encoders.tlv(999, b"xy"))
     assert [(p.type, p.body) for p in params] == [(1, b"\x00\x03"), (999, b"xy")]
 
 
@@ -101,10 +102,10 @@ def test_a_96_bit_tag_packed_in_one_struct_is_the_tv_parameters_spelled_out(epc,
     """The one-struct packing of the usual TagReportData (the emulators' hot path) is byte for byte the
     LLRP 1.0.1 layout: the TLV header, the EPC-96 TV, then each present TV field in order."""
     fields = {}
-    for name, tv_type in frames._TAG_FIELDS:
+    for name, tv_type in encoders._TAG_FIELDS:
         if data.draw(st.booleans(), label=f"has {name}"):
             fields[name] = data.draw(_TV_VALUES[frames.TV_FORMATS[tv_type]], label=name)
-    spelled_out = [frames.tv(frames.TV_EPC_96, epc)]
-    spelled_out += [frames.tv(tv_type, fields[name]) for name, tv_type in frames._TAG_FIELDS if name in fields]
-    expected = frames.tlv(frames.P_TAG_REPORT_DATA, b"".join(spelled_out))
-    assert frames.tag_report_data(frames.TagReport(epc=epc, **fields)) == expected
+    spelled_out = [encoders.tv(frames.TV_EPC_96, epc)]
+    spelled_out += [encoders.tv(tv_type, fields[name]) for name, tv_type in encoders._TAG_FIELDS if name in fields]
+    expected = encoders.tlv(frames.P_TAG_REPORT_DATA, b"".join(spelled_out))
+    assert encoders.tag_report_data(encoders.TagReport(epc=epc, **fields)) == expected

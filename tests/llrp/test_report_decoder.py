@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sllurp.llrp import LLRPMessage
 from tagtrail.ingest.llrp import frames
+from tagtrail.ingest.llrp.emulator import encoders
 from tagtrail.ingest.llrp.emulator.scenarios import flood
 from tagtrail.ingest.llrp.epc_data import keep_epc_bit_length
 from tagtrail.ingest.llrp.reader_link import ReaderLink
@@ -20,39 +21,39 @@ READER = Reader(id="door7", host="127.0.0.1", port=1, antennas=(Antenna(1, "door
 u8, u16, u32, u64 = (st.integers(0, 2**b - 1) for b in (8, 16, 32, 64))
 # parameters a TagReportData may carry: the usual ones, rarer TV ones, and ones only sllurp decodes
 usual = st.one_of(
-    st.builds(lambda v: frames.tv(frames.TV_ANTENNA_ID, v), u16),
-    st.builds(lambda v: frames.tv(frames.TV_PEAK_RSSI, v), st.integers(-128, 127)),
-    st.builds(lambda v: frames.tv(frames.TV_CHANNEL_INDEX, v), u16),
-    st.builds(lambda v: frames.tv(frames.TV_FIRST_SEEN_UTC, v), u64),
-    st.builds(lambda v: frames.tv(frames.TV_LAST_SEEN_UTC, v), u64),
-    st.builds(lambda v: frames.tv(frames.TV_TAG_SEEN_COUNT, v), u16),
-    st.builds(lambda v: frames.tv(frames.TV_ROSPEC_ID, v), u32),
-    st.builds(lambda t, v: frames.tv(t, v), st.sampled_from([3, 5, 10, 11, 12, 14, 15, 17, 19, 20]), u16),
-    st.builds(lambda v: frames.tv(16, v), u32),
+    st.builds(lambda v: encoders.tv(frames.TV_ANTENNA_ID, v), u16),
+    st.builds(lambda v: encoders.tv(frames.TV_PEAK_RSSI, v), st.integers(-128, 127)),
+    st.builds(lambda v: encoders.tv(frames.TV_CHANNEL_INDEX, v), u16),
+    st.builds(lambda v: encoders.tv(frames.TV_FIRST_SEEN_UTC, v), u64),
+    st.builds(lambda v: encoders.tv(frames.TV_LAST_SEEN_UTC, v), u64),
+    st.builds(lambda v: encoders.tv(frames.TV_TAG_SEEN_COUNT, v), u16),
+    st.builds(lambda v: encoders.tv(frames.TV_ROSPEC_ID, v), u32),
+    st.builds(lambda t, v: encoders.tv(t, v), st.sampled_from([3, 5, 10, 11, 12, 14, 15, 17, 19, 20]), u16),
+    st.builds(lambda v: encoders.tv(16, v), u32),
 )
 rare = st.one_of(
-    st.builds(lambda a, b: frames.tv(18, a, b), u16, u16),  # two values: sllurp keeps the first
-    st.builds(lambda t, body: frames.tlv(t, body), st.integers(128, 1023), st.binary(max_size=12)),  # unknown TLV
+    st.builds(lambda a, b: encoders.tv(18, a, b), u16, u16),  # two values: sllurp keeps the first
+    st.builds(lambda t, body: encoders.tlv(t, body), st.integers(128, 1023), st.binary(max_size=12)),  # unknown TLV
     st.builds(lambda t, body: bytes([0x80 | t]) + body, st.integers(21, 127), st.binary(max_size=4)),  # unknown TV
-    st.builds(lambda body: frames.tlv(1023, body), st.binary(min_size=8, max_size=16)),  # custom parameter
+    st.builds(lambda body: encoders.tlv(1023, body), st.binary(min_size=8, max_size=16)),  # custom parameter
 )
 
 @st.composite
 def epc_data(draw: st.DrawFn) -> bytes:
     epc = draw(st.binary(max_size=40))
     bits = draw(st.one_of(st.just(len(epc) * 8), u16))
-    return frames.tlv(frames.P_EPC_DATA, struct.pack("!H", bits) + epc)
+    return encoders.tlv(frames.P_EPC_DATA, struct.pack("!H", bits) + epc)
 
 
 @st.composite
 def tag_report_data(draw: st.DrawFn, *, odd: bool) -> bytes:
-    params = [draw(st.one_of(st.builds(lambda e: frames.tv(frames.TV_EPC_96, e), st.binary(min_size=12, max_size=12)),
+    params = [draw(st.one_of(st.builds(lambda e: encoders.tv(frames.TV_EPC_96, e), st.binary(min_size=12, max_size=12)),
                              epc_data()))]
     params += draw(st.lists(usual, max_size=8, unique_by=lambda p: p[0]))
     if odd:
         params += draw(st.lists(st.one_of(rare, usual, epc_data()), max_size=3))
     params = draw(st.permutations(params))
-    return frames.tlv(frames.P_TAG_REPORT_DATA, b"".join(params))
+    return encoders.tlv(frames.P_TAG_REPORT_DATA, b"".join(params))
 
 
 @st.composite
@@ -150,10 +151,10 @@ def test_the_benchmark_flood_and_the_emulator_reports_take_the_fast_path() -> No
     fast = ReportDecoder().decode(frame)
     assert fast is not None and len(fast.msgdict["RO_ACCESS_REPORT"]["TagReportData"]) == count == 50
     assert_same_message(fast, frame)
-    emulated = frames.ro_access_report([
-        frames.TagReport(epc=bytes.fromhex("3074257BF7194E4000001A85"), antenna_id=2, peak_rssi=-61, channel_index=3,
+    emulated = encoders.ro_access_report([
+        encoders.TagReport(epc=bytes.fromhex("3074257BF7194E4000001A85"), antenna_id=2, peak_rssi=-61, channel_index=3,
                          first_seen_us=1, last_seen_us=2, seen_count=4),
-        frames.TagReport(epc=bytes.fromhex("3074257BF7194E4000001A85"), antenna_id=1, epc_bits=90),
+        encoders.TagReport(epc=bytes.fromhex("3074257BF7194E4000001A85"), antenna_id=1, epc_bits=90),
     ])
     fast = ReportDecoder().decode(emulated)
     assert fast is not None

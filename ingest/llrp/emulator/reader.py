@@ -22,6 +22,7 @@ from typing import Self
 
 import structlog
 from tagtrail.ingest.llrp import frames
+from tagtrail.ingest.llrp.emulator import encoders
 from tagtrail.ingest.llrp.emulator.rospec import (
     InventorySpec,
     keepalive_interval_ms,
@@ -244,7 +245,7 @@ class _Session:
 
     def run(self) -> None:
         r = self.r
-        self.send(frames.connection_attempt_event(r.reader_time(r.clock()), self.next_id()))
+        self.send(encoders.connection_attempt_event(r.reader_time(r.clock()), self.next_id()))
         while not r._stop.is_set():
             if self._apply_faults():
                 return
@@ -261,7 +262,7 @@ class _Session:
                 continue
             now = time.monotonic()
             if self.keepalive_s and now >= self.next_keepalive:
-                self.send(frames.keepalive(self.next_id()))
+                self.send(encoders.keepalive(self.next_id()))
                 self.next_keepalive = now + self.keepalive_s
             if r.inventorying.is_set():
                 if flooding:
@@ -314,11 +315,11 @@ class _Session:
             return False
         if msg_type == frames.ENABLE_EVENTS_AND_REPORTS:
             if r.quirks.refuse_enable_events:
-                self.send(frames.response(frames.ERROR_MESSAGE, msg_id, r.quirks.refusal_status,
-                                          "ENABLE_EVENTS_AND_REPORTS is not supported"))
+                self.send(encoders.response(frames.ERROR_MESSAGE, msg_id, r.quirks.refusal_status,
+                                            "ENABLE_EVENTS_AND_REPORTS is not supported"))
             return False
         if msg_type == frames.GET_READER_CAPABILITIES:
-            self.send(frames.capabilities_response(msg_id, antennas=r.antennas))
+            self.send(encoders.capabilities_response(msg_id, antennas=r.antennas))
             return False
         if msg_type == frames.SET_READER_CONFIG:
             interval = keepalive_interval_ms(body)
@@ -329,7 +330,7 @@ class _Session:
             self.spec = parse_add_rospec(body)
             r.rospecs.add(self.spec.rospec_id)
         elif msg_type in (frames.ENABLE_ROSPEC, frames.START_ROSPEC):
-            self.send(frames.response(frames.RESPONSES[msg_type], msg_id))
+            self.send(encoders.response(frames.RESPONSES[msg_type], msg_id))
             r.inventorying.set()  # sllurp's ROSpecs start immediately once enabled
             return False
         elif msg_type in (frames.STOP_ROSPEC, frames.DISABLE_ROSPEC, frames.DELETE_ROSPEC):
@@ -341,14 +342,14 @@ class _Session:
                 else:
                     r.rospecs.discard(rospec_id)
         elif msg_type == frames.CLOSE_CONNECTION:
-            self.send(frames.response(frames.CLOSE_CONNECTION_RESPONSE, msg_id))
+            self.send(encoders.response(frames.CLOSE_CONNECTION_RESPONSE, msg_id))
             return True
         response = frames.RESPONSES.get(msg_type)
         if response is None:
-            self.send(frames.response(frames.ERROR_MESSAGE, msg_id, frames.STATUS_UNSUPPORTED_MESSAGE,
-                                      f"message type {msg_type} not supported by the emulator"))
+            self.send(encoders.response(frames.ERROR_MESSAGE, msg_id, frames.STATUS_UNSUPPORTED_MESSAGE,
+                                        f"message type {msg_type} not supported by the emulator"))
         else:
-            self.send(frames.response(response, msg_id))
+            self.send(encoders.response(response, msg_id))
         return False
 
     def _report_queued(self) -> None:
@@ -368,7 +369,7 @@ class _Session:
             reports.append(self._tag(s, first, last))
             sent.append(SentTag(s, first, last, self.number))
         try:
-            self.send(frames.ro_access_report(reports, self.next_id()))
+            self.send(encoders.ro_access_report(reports, self.next_id()))
         except OSError:
             with r._lock:
                 r._queue.extendleft(reversed(batch))  # the reader keeps what it could not deliver
@@ -376,9 +377,9 @@ class _Session:
         with r._lock:
             r.sent.extend(sent)
 
-    def _tag(self, s: Sighting, first: int, last: int) -> frames.TagReport:
+    def _tag(self, s: Sighting, first: int, last: int) -> encoders.TagReport:
         c = self.spec.content
-        return frames.TagReport(
+        return encoders.TagReport(
             epc=bytes.fromhex(s.epc_hex),
             epc_bits=s.epc_bits,
             rospec_id=self.spec.rospec_id if c.get("ROSpecID") else None,
