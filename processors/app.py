@@ -25,7 +25,7 @@ from tagtrail.events.movement import PROVISIONAL_HEADER, RETRACTED_HEADER
 from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import LagReporter, Metrics
 from tagtrail.processors.call_watchdog import CallWatchdog
-from tagtrail.processors.checkpoint import Checkpoint, Rewind
+from tagtrail.processors.checkpoint import Checkpoint, InputState, Rewind, TransactionState
 from tagtrail.processors.read_decoder import TagReadDecoder
 from tagtrail.processors.state_store import changelog_records, restore
 from tagtrail.processors.tracker import PartitionTracker, Rules
@@ -114,7 +114,7 @@ class Processor:
         self.checkpoint = Checkpoint(self.producer, self.consumer, watchdog=watchdog,
                                      hung_after_s=2 * self.settings.transaction_timeout_s + 60)
         self.lag = LagReporter(metrics, self.consumer, STAGE) if metrics is not None else None
-        self.rewind_needed = False
+        self.input_state = InputState.IN_STEP
         self.committed_positions: dict[tuple[str, int], int] = {}
         self.parked: dict[int, tuple[PartitionTracker, int | None]] = {}
         self.movement_partitions = conn.partitions
@@ -150,7 +150,7 @@ class Processor:
             while not stop.is_set():
                 try:
                     msgs = self.consumer.consume(batch, timeout=0.1)
-                    if self.rewind_needed:
+                    if self.input_state is InputState.MUST_REWIND:
                         self._rewind()
                         continue
                     if msgs:
@@ -265,7 +265,7 @@ class Processor:
             self.written_watermarks[p] = tracker.watermark.value
         if moved:
             self.checkpoint.begin()
-        if not self.checkpoint.open:
+        if self.checkpoint.state is not TransactionState.OPEN:
             return
         self.checkpoint.commit(positions)
         for tp in positions:
@@ -274,7 +274,7 @@ class Processor:
 
     def _rewind(self) -> None:
         """Back to the last commit: input positions from the group, state from the changelog."""
-        self.rewind_needed = False
+        self.input_state = InputState.IN_STEP
         assignment = self.consumer.assignment()
         committed = self.consumer.committed(assignment, timeout=30)
         for tp in committed:
@@ -320,19 +320,19 @@ class Processor:
             self.parked = {p: (t, self._changelog_end(p)) for p, t in self.trackers.items()
                            if p in {tp.partition for tp in partitions}}
         except Rewind:
-            self.rewind_needed = True
+            self.input_state = InputState.MUST_REWIND
         except KafkaException as exc:  # e.g. fenced: the uncommitted work is redone by the next owner
             log.error("commit_on_revoke_failed", error=str(exc.args[0]))
-            self.rewind_needed = True
+            self.input_state = InputState.MUST_REWIND
         self._drop(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.parked.clear()
-        if self.checkpoint.open:
+        if self.checkpoint.state is TransactionState.OPEN:
             try:
                 self.checkpoint.abort()
             except Rewind:
-                self.rewind_needed = True
+                self.input_state = InputState.MUST_REWIND
         self._drop(partitions)
 
     def _drop(self, partitions: list[TopicPartition]) -> None:

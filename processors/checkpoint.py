@@ -7,11 +7,16 @@ Order inside a checkpoint (all in one Kafka transaction, so all or nothing):
      also fences a zombie instance of an older group generation);
   4. commit. Any failure before the commit returns is an abort, and the caller rewinds its
      input to the committed offsets and its state to the changelog (`Rewind`).
+
+A checkpoint is IDLE (no transaction) or OPEN (one begun, by the first record produced since the last
+commit); commit and abort need an OPEN one. Its caller's input is IN_STEP with the last commit, or
+MUST_REWIND after an abort or a commit whose outcome it cannot know.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -26,6 +31,22 @@ class Rewind(Exception):
     """The open transaction was aborted: input and state must go back to the last commit."""
 
 
+class TransactionState(StrEnum):
+    IDLE = "idle"  # no transaction: the next record produced begins one
+    OPEN = "open"  # begun: what is produced goes out with the next commit, or not at all
+
+
+class InputState(StrEnum):
+    """Where the consumer's input positions and state stand against the last commit."""
+
+    IN_STEP = "in_step"  # they continue it
+    MUST_REWIND = "must_rewind"  # back to the committed offsets and the changelog before anything else
+
+
+class CheckpointStateError(RuntimeError):
+    """A call the checkpoint's state does not allow: a bug in the caller, not a Kafka failure."""
+
+
 class Checkpoint:
     def __init__(self, producer: Producer, consumer: Consumer, timeout_s: float = 30.0,
                  watchdog: CallWatchdog | None = None, hung_after_s: float = 120.0) -> None:
@@ -34,16 +55,21 @@ class Checkpoint:
         self.timeout_s = timeout_s
         self.watchdog = watchdog
         self.hung_after_s = hung_after_s
-        self.open = False
+        self.state = TransactionState.IDLE
 
     def _watched(self, what: str):
         """A commit retries its retriable errors within `hung_after_s`; past that it is hung, not slow."""
         return self.watchdog.watch(what, self.hung_after_s) if self.watchdog is not None else nullcontext()
 
     def begin(self) -> None:
-        if not self.open:
+        """Begins a transaction unless one is open (every produce calls this)."""
+        if self.state is TransactionState.IDLE:
             self.producer.begin_transaction()
-            self.open = True
+            self.state = TransactionState.OPEN
+
+    def _require_open(self, call: str) -> None:
+        if self.state is not TransactionState.OPEN:
+            raise CheckpointStateError(f"Checkpoint.{call}() needs an open transaction; the checkpoint is {self.state}")
 
     def produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
                 headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -57,8 +83,7 @@ class Checkpoint:
 
     def commit(self, positions: list[TopicPartition]) -> None:
         """Commits everything produced since `begin` together with the input `positions`."""
-        if not self.open:
-            return
+        self._require_open("commit")
         try:
             offsets = [tp for tp in positions if tp.offset >= 0]
             with self._watched("send_offsets_to_transaction + commit_transaction"):
@@ -69,7 +94,7 @@ class Checkpoint:
         except KafkaException as exc:
             self.abort(exc)
         finally:
-            self.open = False
+            self.state = TransactionState.IDLE
 
     def _commit_with_retry(self) -> None:
         while True:
@@ -84,6 +109,7 @@ class Checkpoint:
 
     def abort(self, cause: Any = None) -> None:
         """Aborts the open transaction and raises Rewind (fatal errors propagate as they are)."""
+        self._require_open("abort")
         err = getattr(cause, "args", [None])[0] if cause is not None else None
         if err is not None and hasattr(err, "fatal") and err.fatal():
             raise cause
@@ -94,5 +120,5 @@ class Checkpoint:
         except KafkaException as exc:
             if exc.args[0].fatal():
                 raise
-        self.open = False
+        self.state = TransactionState.IDLE
         raise Rewind(str(err)) from (cause if isinstance(cause, BaseException) else None)
