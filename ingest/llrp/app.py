@@ -50,7 +50,7 @@ def run_adapter(site: SiteConfig, conn: KafkaConnection, *, stop: threading.Even
     def publish() -> None:
         try:
             publisher.run(publisher_stop)
-        except BaseException as exc:  # noqa: BLE001 - e.g. the embedded cluster's capacity guard: stop loudly
+        except BaseException as exc:  # noqa: BLE001 - e.g. a read its cluster could not keep: stop loudly
             fatal(exc)
 
     publisher_thread = threading.Thread(target=publish, name="llrp-publisher", daemon=True)
