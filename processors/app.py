@@ -171,6 +171,9 @@ class Processor:
                 self._emit()
                 self._commit()
             except Rewind:
+                # The consumer's close below revokes, and a revoke commits: it must not commit input
+                # positions past the aborted transaction (its movements are gone, its state is not).
+                self.input_state = InputState.MUST_REWIND
                 log.warning("final_commit_aborted", message="uncommitted input will be processed again on restart")
         finally:
             self.consumer.close()  # revokes: commits once more if anything is open
@@ -311,7 +314,17 @@ class Processor:
             return None
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Commits what was processed so far, so the next owner starts exactly there."""
+        """Commits what was processed so far, so the next owner starts exactly there.
+
+        Not after an abort that was not rewound yet: the in-memory state then holds input whose
+        movements were aborted, and committing it with the input positions would lose them. The
+        next owner starts from the last commit instead, as after a crash."""
+        if self.input_state is InputState.MUST_REWIND:
+            log.warning("revoked_without_commit", partitions=sorted({tp.partition for tp in partitions}),
+                        message="the open work was aborted; the next owner redoes it from the last commit")
+            self.parked.clear()
+            self._drop(partitions)
+            return
         try:
             self._emit()
             self._commit()
