@@ -2,7 +2,7 @@
 
 Each partition's batch is one ClickHouse insert, flushed when it holds `batch_rows` records or its
 oldest record is `batch_seconds` old. Per-partition batches keep inserts large (every insert costs
-ClickHouse a fixed ~50-100 ms for the parts it writes in the table and each materialized view), and
+ClickHouse a fixed amount for the parts it writes in the table and each materialized view), and
 make the insert token depend on one partition's offsets only, so any consumer that owns the partition
 after a rebalance rebuilds the same batch.
 
