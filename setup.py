@@ -1,27 +1,27 @@
-"""Maps the design's top-level folders onto one import namespace.
+"""Each top-level code folder is a source root holding one package named as it is imported.
 
-The repository's top level follows the pipeline (ingest/, processors/, schemas/), but installing
-packages called `ingest` or `processors` would squat generic names in site-packages. So each folder
-is installed as a subpackage of `tagtrail`; pyproject.toml holds everything else.
+The repository's top level follows the pipeline (ingest/, processors/, schemas/, cli/ beside the core
+tagtrail/). Inside each sits one package with a distinct name (ingest/tagtrail_ingest/, ...), so an
+import names a folder at that path with no remapping: import sorters, type checkers and readers
+resolve it as they find it, and no generic name (`ingest`, `processors`) lands in site-packages.
 
-Folders of data files (schemas/avro, schemas/clickhouse, ingest/scans/web) are listed as packages
-too (namespace discovery), so setuptools ships their files as package data instead of warning that
-an importable folder would be ignored.
+Folders of data files (tagtrail_schemas/avro, tagtrail_schemas/clickhouse, tagtrail_ingest/scans/web)
+are found as namespace packages, so setuptools ships their files as package data (pyproject.toml lists
+them) instead of warning that an importable folder would be ignored.
 """
 
 from setuptools import find_namespace_packages, setup
 
-ROOTS = {
-    "tagtrail": "tagtrail",
-    "tagtrail.ingest": "ingest",
-    "tagtrail.processors": "processors",
-    "tagtrail.schemas": "schemas",
+SOURCE_ROOTS = {  # package -> the folder that holds it; the package folder is <root>/<package>
+    "tagtrail": ".",
+    "tagtrail_ingest": "ingest",
+    "tagtrail_processors": "processors",
+    "tagtrail_schemas": "schemas",
+    "tagtrail_cli": "cli",
 }
 
 packages = []
-for name, folder in ROOTS.items():
-    packages.append(name)
-    subs = find_namespace_packages(folder, exclude=["__pycache__", "*.__pycache__"])
-    packages += [f"{name}.{sub}" for sub in subs if not sub.startswith("tagtrail")]
+for name, root in SOURCE_ROOTS.items():
+    packages += find_namespace_packages(root, include=[name, f"{name}.*"], exclude=["*.__pycache__"])
 
-setup(packages=packages, package_dir=ROOTS)
+setup(packages=packages, package_dir={name: f"{root}/{name}" for name, root in SOURCE_ROOTS.items() if root != "."})

@@ -22,9 +22,6 @@ import threading
 import time
 import uuid
 
-from tagtrail.ingest.llrp.app import run_adapter
-from tagtrail.ingest.llrp.metrics import AdapterMetrics
-
 from benchmarks.harness import Children, add_result_options, record
 from tagtrail.config import (
     Antenna,
@@ -35,12 +32,14 @@ from tagtrail.config import (
     SiteConfig,
 )
 from tagtrail.kafka import connect, ensure_topics
-from tagtrail.logging import configure_logging
+from tagtrail.structured_logs import configure_logging
+from tagtrail_ingest.llrp.adapter_metrics import AdapterMetrics
+from tagtrail_ingest.llrp.adapter_service import run_adapter
 
 
 def start_emulators(children: Children, readers: int, tags_per_report: int) -> tuple[subprocess.Popen, list[int]]:
     proc = children.start(
-        [sys.executable, "-m", "tagtrail.ingest.llrp.emulator", "--readers", str(readers), "--scenario", "flood",
+        [sys.executable, "-m", "tagtrail_ingest.llrp.emulator", "--readers", str(readers), "--scenario", "flood",
          "--tags-per-report", str(tags_per_report)],
         stdout=subprocess.PIPE, text=True,
     )

@@ -121,7 +121,7 @@ def run_end_to_end(children: Children, bootstrap: str, workdir: Path, readers: i
     site.write_text(site_yaml(bootstrap, prefix, ports, chdb, workdir / "spool", window_s, live))
     prepare_clickhouse(chdb)
     logs = {name: open(workdir / f"{name}.log", "w") for name in ("llrp", "process", "sink")}
-    cmd = [sys.executable, "-m", "tagtrail.cli.main", "--log-json"]
+    cmd = [sys.executable, "-m", "tagtrail_cli.main", "--log-json"]
     services = {
         "process": children.start([*cmd, "process", "--site", str(site)], stdout=logs["process"], stderr=subprocess.STDOUT, env=env),
         "sink": children.start([*cmd, "sink", "--site", str(site)], stdout=logs["sink"], stderr=subprocess.STDOUT, env=env),
@@ -285,7 +285,7 @@ def main() -> int:
 
 def run(args: argparse.Namespace, children: Children) -> int:
     """The benchmark; the broker and every service belong to `children`, stopped however this ends."""
-    from tagtrail.logging import configure_logging
+    from tagtrail.structured_logs import configure_logging
 
     configure_logging(level="warning")
     with tempfile.TemporaryDirectory(prefix="tagtrail-bench-") as tmp:

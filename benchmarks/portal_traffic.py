@@ -19,10 +19,9 @@ import threading
 import time
 from collections import deque
 
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting
-from tagtrail.ingest.llrp.emulator.scenarios import sgtin96
-
-from tagtrail.logging import configure_logging
+from tagtrail.structured_logs import configure_logging
+from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting
+from tagtrail_ingest.llrp.emulator.scenarios import sgtin96
 
 TICK_S = 0.02
 

@@ -289,7 +289,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
     started = time.monotonic()
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
     with open(log_path, "wb") as log_file:
-        proc = children.start([sys.executable, *profile, "-m", "tagtrail.cli.main", "--log-level", "warning",
+        proc = children.start([sys.executable, *profile, "-m", "tagtrail_cli.main", "--log-level", "warning",
                                "process", "--site", str(site_path)], cwd=REPO, stdout=log_file,
                               stderr=subprocess.STDOUT)
     spy = spy_on(children, proc.pid, args.spy + ".drain") if args.spy else None

@@ -250,7 +250,7 @@ def run_round(children: Children, n: int, args, bootstrap: str, quix_python: Pat
                                                read_points=bench.CYCLE_POINTS, idle_advance_s=30,  # the default
                                                commit_every_s=args.commit_every_s, batch=args.batch,
                                                live="false"))
-        cmd = [sys.executable, "-m", "tagtrail.cli.main", "--log-level", "warning", "process", "--site", str(site_path)]
+        cmd = [sys.executable, "-m", "tagtrail_cli.main", "--log-level", "warning", "process", "--site", str(site_path)]
         out["tagtrail"] = drain(children, "tagtrail process", cmd, f"{prefix}.processor", conn, args.reads, args.partitions,
                                 work / f"tagtrail-{n}.log", args.timeout_s)
         out["tagtrail"]["movements_published"] = count_committed(conn, conn.topics.movements)

@@ -37,8 +37,6 @@ from pathlib import Path
 
 import httpx
 import msgspec
-from tagtrail.ingest.scans.assess import ScanAssessor, wall_clock_micros
-from tagtrail.ingest.scans.upload import decode_json
 
 from benchmarks.barcode_parse import parse_rates, with_check_digit
 from benchmarks.harness import REPO, Children, add_result_options, free_port, record, start_broker
@@ -46,12 +44,14 @@ from tagtrail.config import KafkaSettings, SiteConfig
 from tagtrail.identity.barcode import GS
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.wire import Codec
+from tagtrail_ingest.scans.assess import ScanAssessor, wall_clock_micros
+from tagtrail_ingest.scans.upload import decode_json
 
 BATCH = 500
 TOKEN = "bench-token"
 # Runs the service with the fast path switched off (it declines every barcode, so biip parses all).
 BIIP_ONLY = ("import sys, tagtrail.identity.gs1_fast as fast; fast.usable_separators = lambda separators: False; "
-             "from tagtrail.cli.main import main; sys.exit(main(sys.argv[1:]))")
+             "from tagtrail_cli.main import main; sys.exit(main(sys.argv[1:]))")
 GTINS = [with_check_digit(f"0061414{n:06d}") for n in range(50)]
 
 
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
         f"scanners:\n  - {{id: bench, token_sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}}}\n"
         f"scans: {{host: 127.0.0.1, port: {port}}}\n"
     )
-    launch = [sys.executable, "-c", BIIP_ONLY] if args.biip_only else [sys.executable, "-m", "tagtrail.cli.main"]
+    launch = [sys.executable, "-c", BIIP_ONLY] if args.biip_only else [sys.executable, "-m", "tagtrail_cli.main"]
     with open(workdir / "service.log", "wb") as log:
         server = children.start([*launch, "--log-level", "warning", "ingest", "scans", "--site", str(site)],
                                 cwd=REPO, stderr=log)

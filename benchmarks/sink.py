@@ -32,9 +32,6 @@ import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from tagtrail.processors.sink.app import run_sink
-from tagtrail.processors.sink.batches import PartitionBatch, Records
-from tagtrail.processors.sink.writer import MovementWriter
 
 from benchmarks import limits
 from benchmarks.harness import add_result_options, record
@@ -45,6 +42,9 @@ from tagtrail.events import Identity, Movement
 from tagtrail.history.migrations import migrate
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.wire import Codec
+from tagtrail_processors.sink.batches import PartitionBatch, Records
+from tagtrail_processors.sink.sink_service import run_sink
+from tagtrail_processors.sink.writer import MovementWriter
 
 GTIN = "00614141123452"
 T0 = 1_767_225_600_000_000

@@ -10,7 +10,7 @@ import pytest
 
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka import KafkaConnection, connect, ensure_topics
-from tagtrail.logging import configure_logging
+from tagtrail.structured_logs import configure_logging
 from tests.services import ClickHouseServer, KafkaBroker, start_clickhouse, start_kafka
 
 configure_logging(level=os.environ.get("TAGTRAIL_TEST_LOG_LEVEL", "warning"), json=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CODE_ROOTS = ("ingest", "processors", "tagtrail")
+CODE_ROOTS = ("ingest", "processors", "tagtrail", "cli")
 NUMBER = r"~?\d[\d,]*(?:\.\d+)?(?:-\d[\d,]*(?:\.\d+)?)?"  # 5.9, 31,000, ~35, 3-4
 MEASUREMENT = re.compile("|".join([
     rf"{NUMBER}\s?k?\s?(?:[A-Za-z-]+\s){{0,2}}[A-Za-z-]*/s\b",  # rates: 31,000/s, 40k EPCs/s, 20 MB/s

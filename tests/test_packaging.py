@@ -1,13 +1,15 @@
 """The installed package carries its data files, and installing it says nothing alarming.
 
-setup.py maps the top-level folders onto `tagtrail.*`; the Avro schemas, the ClickHouse migrations
-and the scan station's web files live in plain folders beside the code. If those folders are not
-declared as packages, setuptools prints a "Package would be ignored" warning per folder and build;
-if pyproject.toml names data that does not exist, nobody notices until a file is missing at run time.
+Each top-level code folder is a source root with one package inside (setup.py's SOURCE_ROOTS); the
+Avro schemas, the ClickHouse migrations and the scan station's web files live in plain folders beside
+the code. If those folders are not declared as packages, setuptools prints a "Package would be
+ignored" warning per folder and build; if pyproject.toml names data that does not exist, nobody
+notices until a file is missing at run time.
 """
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -15,19 +17,35 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[1]
-ROOTS = {"tagtrail": "tagtrail", "tagtrail.ingest": "ingest", "tagtrail.processors": "processors",
-         "tagtrail.schemas": "schemas"}  # as setup.py maps them
-SOURCES = ["setup.py", "pyproject.toml", "README.md", "LICENSE", *ROOTS.values()]
-DATA_FOLDERS = {"schemas/avro": "tagtrail/schemas/avro", "schemas/clickhouse": "tagtrail/schemas/clickhouse",
-                "ingest/scans/web": "tagtrail/ingest/scans/web"}
+
+
+def source_roots() -> dict[str, str]:
+    """setup.py's SOURCE_ROOTS, read without running setup()."""
+    tree = ast.parse((REPO / "setup.py").read_text())
+    (value,) = [node.value for node in tree.body if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "SOURCE_ROOTS" for t in node.targets)]
+    return ast.literal_eval(value)
+
+
+ROOTS = source_roots()
+SOURCES = ["setup.py", "pyproject.toml", "README.md", "LICENSE",
+           *sorted({name if root == "." else root for name, root in ROOTS.items()})]
+DATA_FOLDERS = {"schemas/tagtrail_schemas/avro": "tagtrail_schemas/avro",
+                "schemas/tagtrail_schemas/clickhouse": "tagtrail_schemas/clickhouse",
+                "ingest/tagtrail_ingest/scans/web": "tagtrail_ingest/scans/web"}
 
 
 def package_folder(package: str) -> Path:
-    root = max((name for name in ROOTS if package == name or package.startswith(name + ".")), key=len)
-    rest = package[len(root):].lstrip(".")
-    return REPO / ROOTS[root] / rest.replace(".", "/")
+    return REPO / ROOTS[package.split(".")[0]] / package.replace(".", "/")
+
+
+def test_every_package_sits_in_a_folder_of_its_own_name() -> None:
+    """No remapping: the import path is the folder path below a source root, which ruff knows too."""
+    for name, root in ROOTS.items():
+        assert (REPO / root / name / "__init__.py").is_file(), f"{name} is not at {root}/{name}/"
+    ruff_src = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["ruff"]["src"]
+    assert set(ruff_src) == set(ROOTS.values()), "ruff's src roots differ from setup.py's SOURCE_ROOTS"
 
 
 def test_every_package_data_pattern_names_files_that_exist() -> None:
@@ -56,4 +74,6 @@ def test_the_wheel_carries_every_data_file_and_the_build_warns_of_no_ignored_pac
     expected = {f"{installed}/{f.name}" for folder, installed in DATA_FOLDERS.items()
                 for f in (REPO / folder).iterdir() if f.is_file()}
     assert expected and expected <= inside, f"missing from the wheel: {sorted(expected - inside)}"
-    assert not any(name.startswith("tagtrail/data/") for name in inside)
+    assert {f"{name}/__init__.py" for name in ROOTS} <= inside
+    assert not any(name.startswith(("tagtrail/data/", "ingest/", "processors/", "schemas/", "cli/"))
+                   for name in inside), "a source root folder was installed as a package"

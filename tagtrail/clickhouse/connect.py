@@ -18,7 +18,7 @@ import clickhouse_connect
 import structlog
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from tagtrail.clickhouse.errors import ClickHouseUnreachable, NoTagtrailDatabase
+from tagtrail.clickhouse.connect_errors import ClickHouseUnreachable, NoTagtrailDatabase
 from tagtrail.config import ClickHouseSettings
 from tagtrail.config.secrets import resolve_value
 

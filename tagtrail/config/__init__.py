@@ -1,6 +1,6 @@
 """The site configuration: one YAML file describing readers, read points, scanners and services."""
 
-from tagtrail.config.errors import ConfigError
+from tagtrail.config.config_errors import ConfigError
 from tagtrail.config.loader import load_site, parse_site
 from tagtrail.config.site import (
     Antenna,
@@ -8,10 +8,10 @@ from tagtrail.config.site import (
     KafkaSettings,
     LlrpSettings,
     ProcessingSettings,
-    ReadPoint,
     Reader,
-    ScanServiceSettings,
+    ReadPoint,
     Scanner,
+    ScanServiceSettings,
     SinkSettings,
     SiteConfig,
 )

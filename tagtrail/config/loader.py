@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tagtrail.config.errors import ConfigError
+from tagtrail.config.config_errors import ConfigError
 from tagtrail.config.site import READ_POINT_KINDS, SEARCH_MODES, SiteConfig
 
 

@@ -1,4 +1,4 @@
-"""Typed events that flow between stages; one Avro schema in schemas/avro/ each.
+"""Typed events that flow between stages; one Avro schema in schemas/tagtrail_schemas/avro/ each.
 
 Timestamps are integer microseconds since the Unix epoch, UTC, as Avro's timestamp-micros stores
 them: the hot paths never build datetime objects they would only take apart again.

@@ -1,4 +1,4 @@
-"""Versioned, idempotent ClickHouse migrations from schemas/clickhouse/*.sql.
+"""Versioned, idempotent ClickHouse migrations from schemas/tagtrail_schemas/clickhouse/*.sql.
 
 Each file is one version (its name without .sql), applied in name order and recorded in
 `schema_migrations`. Every statement is written `IF NOT EXISTS` (plain views may be `CREATE OR REPLACE`d,
@@ -53,7 +53,7 @@ def split_statements(sql: str) -> list[str]:
 
 
 def bundled_migrations() -> list[Migration]:
-    folder = resources.files("tagtrail.schemas") / "clickhouse"
+    folder = resources.files("tagtrail_schemas") / "clickhouse"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [Migration(f.name[: -len(".sql")], f.read_text()) for f in files]
 

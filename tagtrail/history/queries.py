@@ -4,7 +4,7 @@ Each query is plain ClickHouse SQL with `{name:Type}` parameters, the syntax Cli
 server; Grafana/Superset users replace them with their own macros (e.g. `$__timeFilter(event_time)`).
 The functions run them through clickhouse-connect and return `(column_names, rows)`.
 
-What every answer means (the movements topic's semantics, see processors/emission.py): an item's
+What every answer means (the movements topic's semantics, see processors/tagtrail_processors/decisions/movement_diff.py): an item's
 history is the latest version (by recorded_at) of each event_id, minus retracted movements, ordered by
 (event_time, event_id); its current state is the last movement of that history. Two objects of the
 schema provide exactly that, and every query here reads one of them, never the `movements` table:
@@ -30,8 +30,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-
-# The processor's rule for an item that left the site (processors/disposition.py SHIPPED_STEPS): its latest
+# The processor's rule for an item that left the site (processors/tagtrail_processors/decisions/disposition.py SHIPPED_STEPS): its latest
 # movement ships it (or is a stored `departed`), wherever that movement is located.
 SHIPPED = "(toString(biz_step) IN ('shipping', 'departing') OR toString(movement_type) = 'departed')"
 ZONE_OF_LOCATION = """LEFT JOIN (SELECT location, argMax(zone, written_at) AS zone FROM site_locations GROUP BY location) AS zones

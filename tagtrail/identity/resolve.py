@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from urllib.parse import unquote
 
 from epcpy.utils.parsers import epc_pure_identity_to_scheme

@@ -2,6 +2,6 @@
 
 from tagtrail.kafka.admin import ensure_topics
 from tagtrail.kafka.clients import KafkaConnection, connect
-from tagtrail.kafka.topics import TopicSpec, Topics
+from tagtrail.kafka.topics import Topics, TopicSpec
 
 __all__ = ["KafkaConnection", "TopicSpec", "Topics", "connect", "ensure_topics"]

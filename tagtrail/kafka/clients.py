@@ -10,10 +10,10 @@ import structlog
 from confluent_kafka import Producer
 
 from tagtrail.config import KafkaSettings
+from tagtrail.config.secrets import redact, resolve_value
 from tagtrail.kafka.client_log import LibrdkafkaLog
 from tagtrail.kafka.embedded import EmbeddedKafka
 from tagtrail.kafka.producer import open_producer
-from tagtrail.config.secrets import redact, resolve_value
 from tagtrail.kafka.topics import Topics
 
 log = structlog.get_logger(__name__)

@@ -73,10 +73,10 @@ def _without_timestamp_logical_types(node: Any) -> Any:
 
 @cache
 def bundled_schema(name: str) -> SchemaRef:
-    """The schema shipped in schemas/avro/ for an event type, named types expanded inline."""
+    """The schema shipped in schemas/tagtrail_schemas/avro/ for an event type, named types expanded inline."""
     if name not in EVENT_TYPES:
         raise KeyError(f"no event schema named {name!r}; known: {', '.join(EVENT_TYPES)}")
-    folder = resources.files("tagtrail.schemas") / "avro"
+    folder = resources.files("tagtrail_schemas") / "avro"
     with resources.as_file(folder / f"{NAMESPACE}.{name}.avsc") as path:
         loaded = fastavro.schema.load_schema(str(path), _write_hint=False)
     expanded = fastavro.schema.expand_schema(loaded)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tagtrail.cli.main import build_parser
+from tagtrail_cli.main import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

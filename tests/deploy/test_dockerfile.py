@@ -57,7 +57,7 @@ def test_copied_sources_exist_and_the_dockerignore_admits_them() -> None:
     for source in copied_sources():
         assert (REPO / source).exists(), source
         assert included(source), f".dockerignore excludes {source}, which the Dockerfile copies"
-    for pkg in ("tagtrail", "ingest", "processors", "schemas"):
+    for pkg in ("tagtrail", "ingest", "processors", "schemas", "cli"):
         assert pkg in copied_sources(), f"the image would lack the {pkg} package"
     assert not included("tagtrail/__pycache__/x.pyc")
     assert not included(".tagtrail")
@@ -83,8 +83,8 @@ def test_the_copied_sources_build_a_wheel_with_the_cli_and_schemas(tmp_path: Pat
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         entry_points = next(zf.read(n).decode() for n in names if n.endswith("entry_points.txt"))
-    assert "tagtrail = tagtrail.cli.main:main" in entry_points
-    assert "tagtrail/schemas/avro/tagtrail.events.Movement.avsc" in names
-    assert any(n.startswith("tagtrail/schemas/clickhouse/") and n.endswith(".sql") for n in names)
-    assert "tagtrail/ingest/__init__.py" in names and "tagtrail/processors/__init__.py" in names
+    assert "tagtrail = tagtrail_cli.main:main" in entry_points
+    assert "tagtrail_schemas/avro/tagtrail.events.Movement.avsc" in names
+    assert any(n.startswith("tagtrail_schemas/clickhouse/") and n.endswith(".sql") for n in names)
+    assert "tagtrail_ingest/__init__.py" in names and "tagtrail_processors/__init__.py" in names
     assert "tagtrail/observability/server.py" in names

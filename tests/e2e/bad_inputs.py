@@ -14,9 +14,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import httpx
-from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting, encoders, sgtin96
 
+from tagtrail_ingest.llrp import frames
+from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting, encoders, sgtin96
 from tests.e2e.devices import post_until_answered
 
 

@@ -9,8 +9,8 @@ import uuid
 
 import httpx
 import structlog
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting
 
+from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting
 from tests.e2e.scenario import HandheldScan, Scenario
 
 log = structlog.get_logger(__name__)

@@ -17,8 +17,8 @@ times depend on when the run started. The order of the steps is compared exactly
 
 from __future__ import annotations
 
-from tagtrail.demo.flow import DemoItem
-from tagtrail.demo.warehouse import PACK, PICK, STORAGE, DemoWarehouse
+from tagtrail_cli.demo.flow import DemoItem
+from tagtrail_cli.demo.warehouse import PACK, PICK, STORAGE, DemoWarehouse
 
 Step = tuple[str, str | None, str, str, str]
 

@@ -46,7 +46,7 @@ class Pipeline:
         self.starts[name] += 1
         with open(self.logdir / f"{name}.{self.starts[name]}.log", "wb") as log:
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "tagtrail.cli.main", *SERVICES[name], "--site", str(self.site_file)],
+                [sys.executable, "-m", "tagtrail_cli.main", *SERVICES[name], "--site", str(self.site_file)],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
 

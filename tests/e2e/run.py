@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 import structlog
-from tagtrail.ingest.llrp.emulator import ReaderEmulator
-from tagtrail.ingest.llrp.tag_reads import event_id as read_event_id
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings, KafkaSettings
-from tagtrail.demo.warehouse import PICK, ZONE_ANTENNAS, ZONE_READER, DemoWarehouse
 from tagtrail.history.queries import history
 from tagtrail.kafka.topics import Topics
+from tagtrail_cli.demo.warehouse import PICK, ZONE_ANTENNAS, ZONE_READER, DemoWarehouse
+from tagtrail_ingest.llrp.emulator import ReaderEmulator
+from tagtrail_ingest.llrp.tag_reads import event_id as read_event_id
 from tests.e2e import bad_inputs, ground_truth, scenario
 from tests.e2e.devices import Handhelds, queue_reads
 from tests.e2e.pipeline import Pipeline, write_site

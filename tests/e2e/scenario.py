@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tagtrail.demo.flow import (
+from tagtrail_cli.demo.flow import (
     FATES,
     DemoItem,
     PlannedRead,

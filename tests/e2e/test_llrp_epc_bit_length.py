@@ -3,7 +3,7 @@
 The LLRP EPCData parameter carries EPCLengthBits; a tag report saying 90 bits with 12 bytes of
 data is not an SGTIN-96, whatever the 12 bytes look like. The adapter must dead-letter it as
 bad_epc, as it does a 104-bit EPC, instead of publishing a read for an item the tag never named.
-sllurp drops EPCLengthBits; ingest/llrp/epc_data.py keeps it.
+sllurp drops EPCLengthBits; ingest/tagtrail_ingest/llrp/epc_data.py keeps it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import time
 import uuid
 
 import pytest
-from tagtrail.ingest.llrp.app import run_adapter
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting, sgtin96
 
 from tagtrail.config import KafkaSettings, LlrpSettings, SiteConfig
 from tagtrail.wire import Codec
+from tagtrail_ingest.llrp.adapter_service import run_adapter
+from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting, sgtin96
 from tests.e2e.topics import read_all
 from tests.llrp.conftest import dock_points, dock_reader
 

@@ -6,7 +6,6 @@ import time
 import uuid
 
 import pytest
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting
 
 from tagtrail.config import (
     Antenna,
@@ -18,8 +17,9 @@ from tagtrail.config import (
     ReadPoint,
     SiteConfig,
 )
-from tagtrail.demo.flow import make_item
 from tagtrail.wire import Codec
+from tagtrail_cli.demo.flow import make_item
+from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting
 from tests.e2e.pipeline import Pipeline, write_site
 from tests.e2e.topics import read_all
 from tests.services import free_port
@@ -52,7 +52,7 @@ def wait_for(condition, timeout_s: float) -> bool:
 
 def test_a_sink_started_while_clickhouse_is_down_waits_for_it(kafka, tmp_path) -> None:
     """Found by the suite (the CLI used to exit 1 when ClickHouse was unreachable at start; fixed in
-    tagtrail/cli/service.py clickhouse_for): a sink restarted during an outage must wait, not die."""
+    cli/tagtrail_cli/launch/stage_resources.py clickhouse_for): a sink restarted during an outage must wait, not die."""
     site = one_door_site(tmp_path, kafka.bootstrap_servers, free_port(), f"http://127.0.0.1:{free_port()}")
     pipeline = Pipeline(write_site(site, tmp_path / "site.yaml"), tmp_path)
     pipeline.start("sink")
@@ -68,7 +68,7 @@ def test_the_processor_keeps_working_through_a_broker_restart(own_kafka_broker, 
     send_offsets_to_transaction waiting on a group coordinator librdkafka's re-bootstrap had
     decommissioned (librdkafka #5511, which also ignores the call's timeout, #5456). Fixed by turning
     re-bootstrap off for transactional producers (tagtrail/kafka/clients.py); a watchdog now exits a
-    processor whose transactional call hangs anyway (processors/call_watchdog.py)."""
+    processor whose transactional call hangs anyway (processors/tagtrail_processors/stream/call_watchdog.py)."""
     emu = ReaderEmulator(antennas=2, name="door-1")
     emu.start()
     site = one_door_site(tmp_path, own_kafka_broker.bootstrap_servers, emu.port, "http://127.0.0.1:1")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tagtrail.cli.main import build_parser
+from tagtrail_cli.main import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def tagtrail(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tagtrail.cli.main", *args],
+        [sys.executable, "-m", "tagtrail_cli.main", *args],
         capture_output=True, text=True, input=stdin, cwd=cwd, timeout=120,
     )
 

@@ -21,7 +21,7 @@ READS = [["where", TDS_HEX], ["history", TDS_HEX], ["epcis", TDS_HEX], ["sql", "
 
 
 def tagtrail(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tagtrail.cli.main", *args],
+    return subprocess.run([sys.executable, "-m", "tagtrail_cli.main", *args],
                           capture_output=True, text=True, cwd=cwd, timeout=120)
 
 

@@ -13,7 +13,7 @@ import pytest
 @pytest.mark.slow
 def test_demo_runs_the_real_pipeline_and_matches_its_ground_truth(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tagtrail.cli.main", "demo", "--items", "16", "--doors", "2", "--minutes", "0.5",
+        [sys.executable, "-m", "tagtrail_cli.main", "demo", "--items", "16", "--doors", "2", "--minutes", "0.5",
          "--workdir", str(tmp_path / "demo"), "--report", str(tmp_path / "report.html")],
         capture_output=True, text=True, timeout=400, cwd=tmp_path,
     )
@@ -40,10 +40,10 @@ def test_summary_and_report_tell_the_views_story_of_shipped_items(tmp_path: Path
 
     from tagtrail.clickhouse import connect_clickhouse
     from tagtrail.config import ClickHouseSettings, ReadPoint, SiteConfig
-    from tagtrail.demo import report
-    from tagtrail.demo.summary import summarize
     from tagtrail.history.migrations import bundled_migrations, migrate
     from tagtrail.history.site_dimension import write_site_dimension
+    from tagtrail_cli.demo import report
+    from tagtrail_cli.demo.summary import summarize
     from tests.history.conftest import store
     from tests.history.scenario import HOUR, T0, item_key, mv
 

@@ -11,11 +11,11 @@ from dataclasses import replace
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings
-from tagtrail.demo.progress import Progress, Snapshot, progress_line
-from tagtrail.demo.runner import _drain
 from tagtrail.events import Identity, Movement
 from tagtrail.history.migrations import migrate
 from tagtrail.kafka.topics import Topics
+from tagtrail_cli.demo.progress import Progress, Snapshot, progress_line
+from tagtrail_cli.demo.runner import _drain
 from tests.history.conftest import store
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting
-from tagtrail.ingest.llrp.emulator.scenarios import sgtin96
+from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting
+from tagtrail_ingest.llrp.emulator.scenarios import sgtin96
 from tests.services import free_port
 
 TOKEN = "run-test-token"
@@ -46,7 +46,7 @@ def test_run_serves_a_site_end_to_end(kafka, tmp_path: Path) -> None:
         "scanners:\n"
         f"  - {{id: hh-1, token_sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}, location: pack-station-1}}\n"
     )
-    service = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "run", "--site", str(site)],
+    service = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "run", "--site", str(site)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     epcs = [sgtin96("0614141", "812345", 500 + i) for i in range(5)]
     try:

@@ -49,7 +49,7 @@ EXAMPLES = {
 
 
 def _avsc(name: str) -> dict:
-    return json.loads((resources.files("tagtrail.schemas") / "avro" / f"tagtrail.events.{name}.avsc").read_text())
+    return json.loads((resources.files("tagtrail_schemas") / "avro" / f"tagtrail.events.{name}.avsc").read_text())
 
 
 @pytest.mark.parametrize("name", [*EVENT_TYPES, "Identity"])

@@ -13,7 +13,7 @@ from tagtrail.clickhouse.query_errors import describe_query_error
 
 
 def tagtrail(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tagtrail.cli.main", *args],
+    return subprocess.run([sys.executable, "-m", "tagtrail_cli.main", *args],
                           capture_output=True, text=True, cwd=cwd, timeout=120)
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tagtrail.cli import run
-from tagtrail.cli.main import build_parser
-from tagtrail.cli.supervisor import FailureHistory, RestartPolicy, StageFailed, Supervisor
 from tagtrail.observability import Metrics
+from tagtrail_cli.commands import run
+from tagtrail_cli.launch.supervisor import FailureHistory, RestartPolicy, StageFailed, Supervisor
+from tagtrail_cli.main import build_parser
 
 HANG_S = 30.0  # a safety net for a broken test, never a timing the test relies on
 
@@ -189,8 +189,8 @@ def run_args(site: Path, *options: str):
 
 
 def test_tagtrail_run_restarts_a_failed_service_and_stops_on_sigterm(run_site: Path, monkeypatch) -> None:
-    from tagtrail.processors import app as processor_app
-    from tagtrail.processors.sink import app as sink_app
+    from tagtrail_processors.sink import sink_service as sink_app
+    from tagtrail_processors.stream import processor_service as processor_app
 
     sink_stops: list[threading.Event] = []
     processor_stops: list[threading.Event] = []
@@ -218,8 +218,8 @@ def test_tagtrail_run_restarts_a_failed_service_and_stops_on_sigterm(run_site: P
 
 
 def test_tagtrail_run_exits_1_with_the_cause_when_a_service_keeps_failing(run_site: Path, monkeypatch, capsys) -> None:
-    from tagtrail.processors import app as processor_app
-    from tagtrail.processors.sink import app as sink_app
+    from tagtrail_processors.sink import sink_service as sink_app
+    from tagtrail_processors.stream import processor_service as processor_app
 
     processor_stops: list[threading.Event] = []
 

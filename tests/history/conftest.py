@@ -6,13 +6,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tagtrail.processors.sink.batches import PartitionBatch, Record
-from tagtrail.processors.sink.writer import MovementWriter
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import ClickHouseSettings
 from tagtrail.events import Movement
 from tagtrail.wire import Codec
+from tagtrail_processors.sink.batches import PartitionBatch, Record
+from tagtrail_processors.sink.writer import MovementWriter
 
 
 @pytest.fixture(params=["chdb", "http"])

@@ -2,7 +2,7 @@
 
 Each movement of `warehouse_day()` ends with the same content and recorded_at; before that, some were
 published in an older version (same event_id and event_time, earlier recorded_at), and some movements
-that no longer hold were published and then retracted, exactly as processors/emission.py does it.
+that no longer hold were published and then retracted, exactly as processors/tagtrail_processors/decisions/movement_diff.py does it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import msgspec
 from tagtrail.events import Movement
 from tests.history.scenario import HOUR, T0, mv, seen_now, warehouse_day
 
-RETRACTED = "retracted: superseded by late input"  # processors/emission.py's contract (no import across stages)
+RETRACTED = "retracted: superseded by late input"  # processors/tagtrail_processors/decisions/movement_diff.py's contract (no import across stages)
 
 
 def version(m: Movement, *, recorded_at: int, **changes) -> Movement:

@@ -18,7 +18,7 @@ from tests.services import REPO
 
 
 def tagtrail(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tagtrail.cli.main", "--log-level", "warning", *args],
+    return subprocess.run([sys.executable, "-m", "tagtrail_cli.main", "--log-level", "warning", *args],
                           cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
 
 

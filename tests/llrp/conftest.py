@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from tagtrail.ingest.llrp.app import run_adapter
-from tagtrail.ingest.llrp.emulator import ReaderEmulator
-from tagtrail.ingest.llrp.metrics import AdapterMetrics
 
 from tagtrail.config import (
     Antenna,
@@ -25,6 +22,9 @@ from tagtrail.config import (
 )
 from tagtrail.kafka import KafkaConnection
 from tagtrail.wire import Codec
+from tagtrail_ingest.llrp.adapter_metrics import AdapterMetrics
+from tagtrail_ingest.llrp.adapter_service import run_adapter
+from tagtrail_ingest.llrp.emulator import ReaderEmulator
 
 
 def dock_reader(reader_id: str, port: int, door: str, **overrides) -> Reader:

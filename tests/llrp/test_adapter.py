@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import Quirks, Sighting, encoders, pallet_through_dock_door, sgtin96
-from tagtrail.ingest.llrp.tag_reads import event_id
-
+from tagtrail_ingest.llrp import frames
+from tagtrail_ingest.llrp.emulator import Quirks, Sighting, encoders, pallet_through_dock_door, sgtin96
+from tagtrail_ingest.llrp.tag_reads import event_id
 from tests.llrp.conftest import dock_reader, read_topic
 
 

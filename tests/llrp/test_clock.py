@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tagtrail.ingest.llrp.clock import ClockCorrector
+from tagtrail_ingest.llrp.clock import ClockCorrector
 
 NOW = 1_764_000_000_000_000
 S = 1_000_000

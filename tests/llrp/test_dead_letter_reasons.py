@@ -8,15 +8,15 @@ import struct
 from pathlib import Path
 
 from sllurp.llrp import LLRPReaderState
-from tagtrail.ingest.llrp import frames, reasons
-from tagtrail.ingest.llrp.clock import ClockCorrector
-from tagtrail.ingest.llrp.emulator import encoders, sgtin96
-from tagtrail.ingest.llrp.metrics import AdapterMetrics, MetricsBridge
-from tagtrail.ingest.llrp.reader_link import ReaderLink
-from tagtrail.ingest.llrp.tag_reads import TagReadMapper
 
 from tagtrail.config import Antenna, Reader
 from tagtrail.identity import EpcDecoder
+from tagtrail_ingest.llrp import frames, reasons
+from tagtrail_ingest.llrp.adapter_metrics import AdapterMetrics, MetricsBridge
+from tagtrail_ingest.llrp.clock import ClockCorrector
+from tagtrail_ingest.llrp.emulator import encoders, sgtin96
+from tagtrail_ingest.llrp.reader_link import ReaderLink
+from tagtrail_ingest.llrp.tag_reads import TagReadMapper
 
 READER = Reader(id="door8", host="127.0.0.1", port=1, antennas=(Antenna(1, "door8-outer"), Antenna(2, "door8-inner")))
 NOW = 1_764_000_000_000_000

@@ -6,10 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import tagtrail.ingest.llrp as llrp
+import tagtrail_ingest.llrp as llrp
 
 ADAPTER = Path(llrp.__file__).parent
-EMULATOR = "tagtrail.ingest.llrp.emulator"
+EMULATOR = "tagtrail_ingest.llrp.emulator"
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -16,12 +16,12 @@ import pytest
 import structlog
 from sllurp.llrp import LLRPMessage, LLRPReaderState
 from sllurp.llrp_errors import ReaderConfigurationError
-from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import InstantReplies, Quirks, ReaderEmulator, Sighting, encoders, sgtin96
-from tagtrail.ingest.llrp.ordered_client import OrderedLLRPClient
-from tagtrail.ingest.llrp.reader_link import ReaderLink, reader_config
 
 from tagtrail.config import Antenna, Reader
+from tagtrail_ingest.llrp import frames
+from tagtrail_ingest.llrp.emulator import InstantReplies, Quirks, ReaderEmulator, Sighting, encoders, sgtin96
+from tagtrail_ingest.llrp.ordered_client import OrderedLLRPClient
+from tagtrail_ingest.llrp.reader_link import ReaderLink, reader_config
 
 EPC = sgtin96("0614141", "812345", 4711)
 

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sllurp.llrp import LLRPMessage
-from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import encoders
-from tagtrail.ingest.llrp.emulator.rospec import keepalive_interval_ms, parse_add_rospec
+
+from tagtrail_ingest.llrp import frames
+from tagtrail_ingest.llrp.emulator import encoders
+from tagtrail_ingest.llrp.emulator.rospec import keepalive_interval_ms, parse_add_rospec
 
 
 def decode(data: bytes) -> tuple[str, dict]:
@@ -60,9 +61,9 @@ def test_reader_messages_sllurp_needs_to_connect_decode() -> None:
 
 def test_emulator_reads_what_sllurp_asks_for_in_add_rospec_and_set_reader_config() -> None:
     from sllurp.llrp import LLRPClient
-    from tagtrail.ingest.llrp.reader_link import reader_config
 
     from tagtrail.config import Antenna, Reader
+    from tagtrail_ingest.llrp.reader_link import reader_config
 
     reader = Reader(id="r", host="h", antennas=(Antenna(1, "a"), Antenna(3, "b")), report_every_n_tags=50,
                     report_every_ms=250, keepalive_s=3.0)

@@ -7,11 +7,11 @@ import threading
 import time
 
 import pytest
-from tagtrail.ingest.llrp.emulator import pallet_through_dock_door
-from tagtrail.ingest.llrp.tag_reads import event_id
 
 from tagtrail.config import KafkaSettings, LlrpSettings
 from tagtrail.kafka import connect, ensure_topics
+from tagtrail_ingest.llrp.emulator import pallet_through_dock_door
+from tagtrail_ingest.llrp.tag_reads import event_id
 from tests.llrp.conftest import dock_reader, read_topic
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tagtrail.ingest.llrp.liveness import Liveness, Verdict
+from tagtrail_ingest.llrp.liveness import Liveness, Verdict
 
 
 def test_a_quiet_link_is_probed_first_and_dead_only_if_the_probe_goes_unanswered() -> None:

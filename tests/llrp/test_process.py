@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tagtrail.ingest.llrp.emulator import pallet_through_dock_door
-from tagtrail.ingest.llrp.tag_reads import event_id
 
+from tagtrail_ingest.llrp.emulator import pallet_through_dock_door
+from tagtrail_ingest.llrp.tag_reads import event_id
 from tests.llrp.conftest import read_topic
 from tests.services import REPO, free_port
 
@@ -38,7 +38,7 @@ llrp: {{spool_dir: "{spool}"}}
 RUN_WITHOUT_TOPIC_CHECK = """
 import threading
 from tagtrail.config import load_site
-from tagtrail.ingest.llrp.app import run_adapter
+from tagtrail_ingest.llrp.adapter_service import run_adapter
 from tagtrail.kafka import connect
 site = load_site({site!r})
 run_adapter(site, connect(site.kafka), stop=threading.Event())
@@ -51,7 +51,7 @@ def write_site(path: Path, *, bootstrap: str, prefix: str, port: int, spool: Pat
 
 
 def adapter_process(site: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "ingest", "llrp", "--site", str(site)],
+    return subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "ingest", "llrp", "--site", str(site)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -102,14 +102,13 @@ def test_reads_spooled_while_kafka_is_unreachable_survive_a_kill_9(kafka, emulat
 
 
 def test_the_emulator_cli_plays_a_pallet_for_an_llrp_client() -> None:
-    from tagtrail.ingest.llrp.reader_link import ReaderLink
-
     from tagtrail.config import Antenna, Reader
+    from tagtrail_ingest.llrp.reader_link import ReaderLink
 
-    help_text = subprocess.run([sys.executable, "-m", "tagtrail.ingest.llrp.emulator", "--help"], cwd=REPO,
+    help_text = subprocess.run([sys.executable, "-m", "tagtrail_ingest.llrp.emulator", "--help"], cwd=REPO,
                                capture_output=True, text=True, check=True).stdout
     assert "--scenario" in help_text and "--unset-clock" in help_text
-    proc = subprocess.Popen([sys.executable, "-m", "tagtrail.ingest.llrp.emulator", "--readers", "2", "--cases", "5",
+    proc = subprocess.Popen([sys.executable, "-m", "tagtrail_ingest.llrp.emulator", "--readers", "2", "--cases", "5",
                              "--every", "60", "--duration", "20"], cwd=REPO, stdout=subprocess.PIPE, text=True)
     links = []
     try:

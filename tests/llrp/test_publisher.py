@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tagtrail.ingest.llrp.metrics import AdapterMetrics
-from tagtrail.ingest.llrp.publisher import TOPIC_READS, Publisher
-from tagtrail.ingest.llrp.spool import Spool
 
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka import KafkaConnection, connect, ensure_topics
 from tagtrail.kafka.embedded import RECORD_OVERHEAD_BYTES, CapacityGuard, EmbeddedCapacityError
 from tagtrail.kafka.topics import Topics
+from tagtrail_ingest.llrp.adapter_metrics import AdapterMetrics
+from tagtrail_ingest.llrp.read_publisher import TOPIC_READS, Publisher
+from tagtrail_ingest.llrp.spool import Spool
 from tests.services import free_port
 
 

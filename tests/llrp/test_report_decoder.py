@@ -7,14 +7,14 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sllurp.llrp import LLRPMessage
-from tagtrail.ingest.llrp import frames
-from tagtrail.ingest.llrp.emulator import encoders
-from tagtrail.ingest.llrp.emulator.scenarios import flood
-from tagtrail.ingest.llrp.epc_data import keep_epc_bit_length
-from tagtrail.ingest.llrp.reader_link import ReaderLink
-from tagtrail.ingest.llrp.report_decoder import ReportDecoder
 
 from tagtrail.config import Antenna, Reader
+from tagtrail_ingest.llrp import frames
+from tagtrail_ingest.llrp.emulator import encoders
+from tagtrail_ingest.llrp.emulator.scenarios import flood
+from tagtrail_ingest.llrp.epc_data import keep_epc_bit_length
+from tagtrail_ingest.llrp.reader_link import ReaderLink
+from tagtrail_ingest.llrp.report_decoder import ReportDecoder
 
 READER = Reader(id="door7", host="127.0.0.1", port=1, antennas=(Antenna(1, "door7-outer"), Antenna(2, "door7-inner")))
 

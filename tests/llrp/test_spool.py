@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tagtrail.ingest.llrp.spool import Spool, SpoolLockedError
+
+from tagtrail_ingest.llrp.spool import Spool, SpoolLockedError
 
 
 def records(n: int, start: int = 0, size: int = 100) -> list[tuple[int, bytes, bytes]]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from tagtrail.ingest.llrp.clock import ClockCorrector
-from tagtrail.ingest.llrp.tag_reads import NO_ANTENNA, TagReadMapper, event_id
 
 from tagtrail.config import Antenna, Reader
-from tagtrail.config.errors import ConfigError
+from tagtrail.config.config_errors import ConfigError
 from tagtrail.config.loader import parse_site
 from tagtrail.identity import EpcDecoder
+from tagtrail_ingest.llrp.clock import ClockCorrector
+from tagtrail_ingest.llrp.tag_reads import NO_ANTENNA, TagReadMapper, event_id
 
 NOW = 1_764_000_000_000_000
 READER = Reader(id="door7", host="h", antennas=(Antenna(1, "door7-outer"), Antenna(2, "door7-inner")),

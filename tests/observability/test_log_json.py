@@ -32,7 +32,7 @@ def write_site(tmp_path: Path, *, reader_port: int, bootstrap: str | None) -> Pa
 
 def stderr_until(args: list[str], seen_enough: Callable[[list[str]], bool], timeout_s: float = 60.0) -> list[str]:
     """The complete stderr lines of `tagtrail ARGS` up to the point where `seen_enough` holds."""
-    proc = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     done = threading.Event()
@@ -89,7 +89,7 @@ def test_librdkafka_messages_are_json_lines(tmp_path: Path) -> None:
 
 
 def test_a_failed_command_says_why_in_json_too(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "tagtrail.cli.main", "--log-json", "sql", "SELECT 1",
+    result = subprocess.run([sys.executable, "-m", "tagtrail_cli.main", "--log-json", "sql", "SELECT 1",
                              "--clickhouse", f"chdb://{tmp_path / 'missing'}"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
@@ -99,7 +99,7 @@ def test_a_failed_command_says_why_in_json_too(tmp_path: Path) -> None:
 
 
 def test_library_warnings_show_at_the_default_level_and_their_info_only_at_debug() -> None:
-    emit = ("import logging, sys; from tagtrail.logging import configure_logging; "
+    emit = ("import logging, sys; from tagtrail.structured_logs import configure_logging; "
             "configure_logging(level=sys.argv[1], json=True); "
             "log = logging.getLogger('sllurp.llrp_proto'); "
             "log.warning('Unknown Status code %s', 112); log.info('using antennas: %s', [1])")

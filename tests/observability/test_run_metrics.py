@@ -46,7 +46,7 @@ def test_run_serves_every_stage_metrics_port(kafka: KafkaConnection, tmp_path: P
         f"  - {{id: hh-1, token_sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}, location: pack-station-1}}\n"
     )
     log = open(tmp_path / "run.log", "ab")  # noqa: SIM115 - the child process keeps it open
-    service = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "run", "--site", str(site)],
+    service = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "run", "--site", str(site)],
                                cwd=REPO, stdout=log, stderr=log)
     scraped: dict[str, dict[tuple[str, frozenset], float]] = {}
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
-from tagtrail.ingest.scans.metering import OTHER_REASON, REJECT_REASONS, UploadMeter
-from tagtrail.ingest.scans.verdict import ScanVerdict, UploadVerdict
 
 from tagtrail.observability import Metrics
+from tagtrail_ingest.scans.metering import OTHER_REASON, REJECT_REASONS, UploadMeter
+from tagtrail_ingest.scans.verdict import ScanVerdict, UploadVerdict
 
 
 def verdict(*reasons: str | None) -> UploadVerdict:

@@ -47,7 +47,7 @@ def test_scan_service_counts_verdicts_uploads_and_replays(kafka: KafkaConnection
     api, metrics_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{metrics_port}"
     site = write_site(tmp_path / "site.yaml", kafka, api_port, metrics_port)
     log = open(tmp_path / "service.log", "ab")  # noqa: SIM115 - the child process keeps it open
-    process = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "ingest", "scans", "--site", str(site)],
+    process = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "ingest", "scans", "--site", str(site)],
                                cwd=REPO, stdout=log, stderr=log)
     try:
         wait_until_answers(f"{metrics_url}/readyz", process, what="tagtrail ingest scans")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tagtrail.ingest.llrp.emulator import ReaderEmulator, Sighting
-from tagtrail.ingest.llrp.emulator.scenarios import sgtin96
+from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting
+from tagtrail_ingest.llrp.emulator.scenarios import sgtin96
 from tests.services import free_port
 
 
@@ -43,7 +43,7 @@ def test_llrp_adapter_metrics_move_with_reads(kafka, tmp_path: Path) -> None:
         f"  - {{id: door-1, host: 127.0.0.1, port: {reader_port}, report_every_ms: 100, antennas: "
         "[{port: 1, read_point: door-1-outer}, {port: 2, read_point: door-1-inner}]}\n"
     )
-    service = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "ingest", "llrp", "--site", str(site)],
+    service = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "ingest", "llrp", "--site", str(site)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert emulator.inventorying.wait(30), "the adapter never started the reader"

@@ -51,7 +51,7 @@ def test_sink_counts_rows_batches_dead_letters_and_lag(kafka: KafkaConnection, t
     url = f"http://127.0.0.1:{metrics_port}"
     site = write_site(tmp_path / "site.yaml", kafka, metrics_port)
     log = open(tmp_path / "sink.log", "ab")  # noqa: SIM115 - the child process keeps it open
-    process = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "sink", "--site", str(site)],
+    process = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "sink", "--site", str(site)],
                                cwd=REPO, stdout=log, stderr=log)
     try:
         samples: dict[tuple[str, frozenset], float] = {}
@@ -90,7 +90,7 @@ def test_sink_waiting_for_clickhouse_is_alive_but_not_ready(kafka: KafkaConnecti
     doc["clickhouse"] = {"dsn": f"http://127.0.0.1:{free_port()}", "database": "tagtrail"}  # nothing listens there
     site.write_text(yaml.safe_dump(doc))
     log = open(tmp_path / "sink.log", "ab")  # noqa: SIM115 - the child process keeps it open
-    process = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "sink", "--site", str(site)],
+    process = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "sink", "--site", str(site)],
                                cwd=REPO, stdout=log, stderr=log)
     try:
         wait_until_answers(f"{url}/healthz", process, timeout_s=30, what="tagtrail sink")

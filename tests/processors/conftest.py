@@ -16,9 +16,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tagtrail.events import Movement, Scan, TagRead
 from tagtrail.kafka import KafkaConnection
-from tagtrail.processors.app import run_processor
 from tagtrail.wire import Codec
-from tests.processors.scenarios import S, SITE_YAML, T0, Script, site
+from tagtrail_processors.stream.processor_service import run_processor
+from tests.processors.scenarios import SITE_YAML, T0, S, Script, site
 from tests.processors.scenarios import sentinels as scenario_sentinels
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,14 +172,14 @@ def processor_thread(kafka_site, kafka):
 
 
 class ProcessorProcess:
-    """`python -m tagtrail.cli.main process --site FILE` as a subprocess, for kill -9."""
+    """`python -m tagtrail_cli.main process --site FILE` as a subprocess, for kill -9."""
 
     def __init__(self, site_path: Path, instance_id: str = "0", log_path: Path | None = None) -> None:
         self.log_path = log_path
         self.log = open(log_path or os.devnull, "ab")
         self._log_start = self.log.tell()
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "tagtrail.cli.main", "--log-level", "info", "process", "--site", str(site_path),
+            [PYTHON, "-m", "tagtrail_cli.main", "--log-level", "info", "process", "--site", str(site_path),
              "--instance-id", instance_id],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 

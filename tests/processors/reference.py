@@ -10,9 +10,9 @@ from __future__ import annotations
 import zlib
 
 from tagtrail.events import Movement, TagRead
-from tagtrail.processors.emission import RETRACTED
-from tagtrail.processors.tracker import PartitionTracker, Rules
-from tests.processors.scenarios import S, T0
+from tagtrail_processors.decisions.movement_diff import RETRACTED
+from tagtrail_processors.decisions.tracker import PartitionTracker, Rules
+from tests.processors.scenarios import T0, S
 
 
 def run_core(site, events, *, partitions: int = 3, now: int = T0 + 10 * 24 * 3600 * S, advance_every: int = 1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tagtrail.processors.call_watchdog import CallWatchdog
+from tagtrail_processors.stream.call_watchdog import CallWatchdog
 
 
 def test_a_call_blocked_past_its_limit_is_reported_once_with_its_name() -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
-from tagtrail.processors.checkpoint import (
+
+from tagtrail_processors.stream.transaction_checkpoint import (
     Checkpoint,
     CheckpointStateError,
     Rewind,

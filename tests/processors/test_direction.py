@@ -1,6 +1,6 @@
 """Direction through a portal, pure."""
 
-from tagtrail.processors.direction import INBOUND, OUTBOUND, UNKNOWN, crossing_direction
+from tagtrail_processors.decisions.direction import INBOUND, OUTBOUND, UNKNOWN, crossing_direction
 
 
 def test_inner_then_outer_is_outbound():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tagtrail.processors.disposition import StepTable, anomaly, scan_step
+from tagtrail_processors.decisions.disposition import StepTable, anomaly, scan_step
 
 
 def test_defaults_follow_the_cbv():

@@ -1,7 +1,7 @@
 """Movement ids and change detection, pure."""
 
-from tagtrail.processors.emission import RETRACTED, diff, movement_id
-from tagtrail.processors.timeline import Transition
+from tagtrail_processors.decisions.movement_diff import RETRACTED, diff, movement_id
+from tagtrail_processors.decisions.timeline import Transition
 from tests.processors.scenarios import identity
 
 ITEM = identity(60)

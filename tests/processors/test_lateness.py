@@ -1,6 +1,6 @@
 """The event-time watermark, pure."""
 
-from tagtrail.processors.lateness import FROM_THE_FUTURE, TOO_LATE, Watermark
+from tagtrail_processors.decisions.lateness import FROM_THE_FUTURE, TOO_LATE, Watermark
 
 H = 3600 * 1_000_000
 

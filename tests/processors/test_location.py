@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tagtrail.config import parse_site
 from tests.processors.reference import fold, run_core
-from tests.processors.scenarios import S, SITE_YAML, T0, Script, identity, sentinels, site
+from tests.processors.scenarios import SITE_YAML, T0, S, Script, identity, sentinels, site
 
 ITEM = identity(40)
 

@@ -6,10 +6,10 @@ import random
 
 import msgspec
 
-from tagtrail.processors.item_state import GONE
-from tagtrail.processors.tracker import PartitionTracker, Rules
+from tagtrail_processors.decisions.item_state import GONE
+from tagtrail_processors.decisions.tracker import PartitionTracker, Rules
 from tests.processors.reference import fold, run_core
-from tests.processors.scenarios import S, T0, Script, identity, pallet_journey, sentinels, site
+from tests.processors.scenarios import T0, S, Script, identity, pallet_journey, sentinels, site
 
 NOW = T0 + 3600 * S
 

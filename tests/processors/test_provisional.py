@@ -3,10 +3,9 @@ movement is decided, and the decided movement replaces it or a retraction takes 
 
 from __future__ import annotations
 
-from tagtrail.processors.emission import RETRACTED
-from tagtrail.processors.item_state import decode_state, encode_state
-from tagtrail.processors.tracker import PartitionTracker, Rules
-
+from tagtrail_processors.decisions.item_state import decode_state, encode_state
+from tagtrail_processors.decisions.movement_diff import RETRACTED
+from tagtrail_processors.decisions.tracker import PartitionTracker, Rules
 from tests.processors.scenarios import T0, S, Script, identity, site
 
 NOW = T0 + 3600 * S

@@ -3,8 +3,8 @@
 import msgspec
 import pytest
 
-from tagtrail.processors.read_decoder import TagReadDecoder
 from tagtrail.wire import Codec, DecodeError
+from tagtrail_processors.stream.read_decoder import TagReadDecoder
 from tests.processors.scenarios import Script, identity
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tagtrail.processors import checkpoint as checkpoint_module
+from tagtrail_processors.stream import transaction_checkpoint as checkpoint_module
 from tests.processors.conftest import is_sentinel, kafka_yaml, read_topic, sentinels
 from tests.processors.reference import fold, run_core
 from tests.processors.scenarios import Script, identity, pallet_journey, site

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from tagtrail.processors.smoothing import NO_RSSI, add_read
+from tagtrail_processors.decisions.smoothing import NO_RSSI, add_read
 
 S = 1_000_000
 W = 5 * S

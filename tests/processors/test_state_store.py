@@ -5,9 +5,9 @@ from __future__ import annotations
 from confluent_kafka import Producer
 
 from tagtrail.kafka import KafkaConnection
-from tagtrail.processors.state_store import HOT_SUFFIX, changelog_records, restore
-from tagtrail.processors.tracker import PartitionTracker, Rules
-from tests.processors.scenarios import S, T0, Script, identity, site
+from tagtrail_processors.decisions.tracker import PartitionTracker, Rules
+from tagtrail_processors.stream.state_store import HOT_SUFFIX, changelog_records, restore
+from tests.processors.scenarios import T0, S, Script, identity, site
 
 NOW = T0 + 3600 * S
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tagtrail.config import parse_site
 from tagtrail.events import Scan, TagRead
 from tests.processors.reference import fold, run_core
-from tests.processors.scenarios import S, SITE_YAML, T0, Script, identity, sentinels
+from tests.processors.scenarios import SITE_YAML, T0, S, Script, identity, sentinels
 
 HOLD_OFF_US = S // 2  # location_hold_off_s of the test site: the old slot width
 SECOND_DOOR = """  - {id: door-2-outer, location: dock-door-2, zone: dock, kind: dock_door_outer, portal: door-2}

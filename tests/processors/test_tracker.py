@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
-from tagtrail.processors.item_state import decode_hot, decode_state, encode_hot, encode_state
-from tagtrail.processors.tracker import UNKNOWN_READ_POINT, PartitionTracker, Rules
-from tests.processors.scenarios import S, T0, Script, identity, site
+from tagtrail_processors.decisions.item_state import decode_hot, decode_state, encode_hot, encode_state
+from tagtrail_processors.decisions.tracker import UNKNOWN_READ_POINT, PartitionTracker, Rules
+from tests.processors.scenarios import T0, S, Script, identity, site
 
 NOW = T0 + 3600 * S
 
@@ -105,8 +105,8 @@ def test_settings_the_core_cannot_honour_are_a_config_error():
 def test_the_changelog_records_rebuild_the_same_state_after_reads_only_extended_observations():
     """Full log record, then hot-part records for reads that only extended observations: restoring
     them in changelog order gives back exactly the tracker's state."""
-    from tagtrail.processors.state_store import EMITTED_SUFFIX, HOT_SUFFIX, WATERMARK_KEY, changelog_records
-    from tagtrail.processors.item_state import apply_hot, decode_emitted, decode_hot, decode_state
+    from tagtrail_processors.decisions.item_state import apply_hot, decode_emitted, decode_hot, decode_state
+    from tagtrail_processors.stream.state_store import EMITTED_SUFFIX, HOT_SUFFIX, WATERMARK_KEY, changelog_records
 
     t = PartitionTracker(Rules.from_site(site()))
     item = identity(58)
@@ -155,7 +155,7 @@ def test_a_crossing_read_in_order_is_decided_as_soon_as_the_watermark_passes_its
 def test_a_hot_part_is_deleted_by_the_next_log_record_only_when_one_was_written():
     """A new item's first log record has no hot part to delete; once reads wrote one, the next full
     log record deletes it (so compaction does not keep a stale one)."""
-    from tagtrail.processors.state_store import HOT_SUFFIX, changelog_records
+    from tagtrail_processors.stream.state_store import HOT_SUFFIX, changelog_records
 
     t = PartitionTracker(Rules.from_site(site()))
     item = identity(62)

@@ -43,7 +43,7 @@ def make_site(kafka: KafkaConnection, **scans: object) -> SiteConfig:
 
 @dataclass
 class RunningService:
-    """`tagtrail.ingest.scans.app.run_scan_service` in a thread, as `tagtrail ingest scans` runs it."""
+    """`tagtrail_ingest.scans.scan_api.run_scan_service` in a thread, as `tagtrail ingest scans` runs it."""
 
     url: str
     stop: threading.Event
@@ -59,7 +59,7 @@ class RunningService:
 
 
 def start_service(site: SiteConfig, conn: KafkaConnection, *, ready_timeout_s: float = 60.0) -> RunningService:
-    from tagtrail.ingest.scans.app import run_scan_service
+    from tagtrail_ingest.scans.scan_api import run_scan_service
 
     port = free_port()
     stop = threading.Event()

@@ -9,9 +9,9 @@ import hashlib
 import pytest
 
 from tagtrail.config import ReadPoint, Scanner, ScanServiceSettings, SiteConfig
-from tagtrail.ingest.scans.assess import Rejection, ScanAssessor
-from tagtrail.ingest.scans.auth import DeviceTokens
-from tagtrail.ingest.scans.upload import ScanIn, Upload
+from tagtrail_ingest.scans.assess import Rejection, ScanAssessor
+from tagtrail_ingest.scans.auth import DeviceTokens
+from tagtrail_ingest.scans.upload import ScanIn, Upload
 from tests.scans.barcodes import gtin14
 
 GTIN = gtin14("0061414112345")

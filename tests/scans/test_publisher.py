@@ -7,12 +7,12 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from tagtrail.ingest.scans.ledger import ledger_spec
-from tagtrail.ingest.scans.publisher import KafkaUnavailable, Record, TransactionalPublisher
 
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.kafka.embedded import RECORD_OVERHEAD_BYTES, CapacityGuard
+from tagtrail_ingest.scans.ledger import ledger_spec
+from tagtrail_ingest.scans.scan_publisher import KafkaUnavailable, Record, TransactionalPublisher
 
 
 def test_an_upload_the_embedded_partition_could_not_keep_is_refused_whole() -> None:

@@ -33,7 +33,7 @@ def write_site(path: Path, kafka: KafkaConnection, port: int) -> Path:
 
 
 def start(site: Path, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "tagtrail.cli.main", "ingest", "scans", "--site", str(site)],
+    process = subprocess.Popen([sys.executable, "-m", "tagtrail_cli.main", "ingest", "scans", "--site", str(site)],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
     return process
 
@@ -70,6 +70,6 @@ def test_killed_service_keeps_its_answers_and_sigterm_stops_it(tmp_path: Path, k
 
 
 def test_cli_help() -> None:
-    out = subprocess.run([sys.executable, "-m", "tagtrail.cli.main", "ingest", "scans", "--help"], cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "tagtrail_cli.main", "ingest", "scans", "--help"], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--port" in out.stdout

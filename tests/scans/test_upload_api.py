@@ -217,7 +217,7 @@ def test_oversized_values_are_rejected_without_blocking_the_upload(service: Runn
 
 def test_a_verdict_no_longer_in_memory_is_read_back_from_kafka(monkeypatch: pytest.MonkeyPatch, site: SiteConfig,
                                                               kafka: KafkaConnection) -> None:
-    from tagtrail.ingest.scans import ledger
+    from tagtrail_ingest.scans import ledger
 
     monkeypatch.setattr(ledger, "RECENT_VERDICTS", 1)
     running = start_service(site, kafka)

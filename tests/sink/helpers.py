@@ -91,7 +91,7 @@ class SinkThread:
     """run_sink in a thread of the test process (its ClickHouse client is shared with the test)."""
 
     def __init__(self, site: SiteConfig, conn: KafkaConnection, client: Any) -> None:
-        from tagtrail.processors.sink.app import run_sink
+        from tagtrail_processors.sink.sink_service import run_sink
 
         self.stop = threading.Event()
         self.error: BaseException | None = None
@@ -157,7 +157,7 @@ def read_as_the_sink(conn: KafkaConnection, expected: int, per_partition: int) -
     """Joins the sink's consumer group and reads `expected` movements, as a sink that is about to
     crash would: returns the consumer (to commit a crash state with) and the first `per_partition`
     records of each partition as PartitionBatches, in partition order."""
-    from tagtrail.processors.sink.batches import PartitionBatch, Record
+    from tagtrail_processors.sink.batches import PartitionBatch, Record
 
     consumer = Consumer(conn.consumer_config(f"{conn.topics.prefix}.sink"))
     consumer.subscribe([conn.topics.movements])

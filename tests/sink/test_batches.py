@@ -5,22 +5,22 @@ from __future__ import annotations
 import io
 
 import fastavro
-from tagtrail.processors.sink.batches import (
+
+from tagtrail_processors.sink.batches import (
     Batcher,
     PartitionBatch,
     Record,
     by_partition,
     pack_groups,
 )
-from tagtrail.processors.sink.checkpoint import (
+from tagtrail_processors.sink.container import ContainerWriter
+from tagtrail_processors.sink.framing import MovementFraming
+from tagtrail_processors.sink.offset_checkpoint import (
     before_offsets,
     parse_pending,
     parse_pending_group,
     pending_metadata,
 )
-from tagtrail.processors.sink.container import ContainerWriter
-from tagtrail.processors.sink.framing import MovementFraming
-
 from tests.sink.helpers import MOVEMENTS, movement
 
 

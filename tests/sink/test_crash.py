@@ -45,7 +45,7 @@ def write_site(path: Path, kafka, clickhouse_settings) -> Path:
 def start_sink(site: Path, log: Path) -> subprocess.Popen:
     out = open(log, "ab")  # noqa: SIM115 - the child process keeps it open
     return subprocess.Popen(
-        [sys.executable, "-m", "tagtrail.cli.main", "--log-level", "info", "sink", "--site", str(site)],
+        [sys.executable, "-m", "tagtrail_cli.main", "--log-level", "info", "sink", "--site", str(site)],
         cwd=REPO, stdout=out, stderr=out, start_new_session=True,
     )
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from tagtrail.processors.sink.batches import PartitionBatch, Record
-from tagtrail.processors.sink.dead_letters import DeadLetterPublisher
-from tagtrail.processors.sink.writer import Rejected
 
 from tagtrail.config import KafkaSettings
 from tagtrail.kafka import connect, ensure_topics
 from tagtrail.kafka.embedded import CapacityGuard, EmbeddedCapacityError
+from tagtrail_processors.sink.batches import PartitionBatch, Record
+from tagtrail_processors.sink.dead_letters import DeadLetterPublisher
+from tagtrail_processors.sink.writer import Rejected
 
 
 def test_dead_letters_stop_loudly_before_the_embedded_partition_would_drop_them() -> None:

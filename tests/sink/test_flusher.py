@@ -15,10 +15,10 @@ from confluent_kafka import TopicPartition
 from tagtrail.config.site import SinkSettings
 from tagtrail.kafka import KafkaConnection
 from tagtrail.kafka.topics import Topics
-from tagtrail.processors.sink import app
-from tagtrail.processors.sink.batches import PartitionBatch, Record
-from tagtrail.processors.sink.checkpoint import parse_pending
-from tagtrail.processors.sink.flusher import Flusher
+from tagtrail_processors.sink import sink_service as app
+from tagtrail_processors.sink.batches import PartitionBatch, Record
+from tagtrail_processors.sink.flusher import Flusher
+from tagtrail_processors.sink.offset_checkpoint import parse_pending
 
 TOPIC = "burst.movements"
 # a safety net for a broken test, never a timing the test relies on

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import fastavro
 import pytest
 from confluent_kafka import TopicPartition
-from tagtrail.processors.sink.batches import Batcher, PartitionBatch, Record
-from tagtrail.processors.sink.checkpoint import GroupSpec, after_offsets, before_offsets
-from tagtrail.processors.sink.replay import CrashReplay, owned_batches
-from tagtrail.processors.sink.writer import MovementWriter, group_token
 
+from tagtrail_processors.sink.batches import Batcher, PartitionBatch, Record
+from tagtrail_processors.sink.offset_checkpoint import GroupSpec, after_offsets, before_offsets
+from tagtrail_processors.sink.replay import CrashReplay, owned_batches
+from tagtrail_processors.sink.writer import MovementWriter, group_token
 from tests.sink.helpers import MOVEMENTS, movement
 
 TOPIC = "replay.movements"

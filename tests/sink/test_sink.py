@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from tagtrail.processors.sink.checkpoint import after_offsets, before_offsets
-from tagtrail.processors.sink.writer import MovementWriter
 
 from tagtrail.events import Identity, TagRead
 from tagtrail.history import queries
 from tagtrail.wire import Codec
+from tagtrail_processors.sink.offset_checkpoint import after_offsets, before_offsets
+from tagtrail_processors.sink.writer import MovementWriter
 from tests.sink.helpers import (
     MOVEMENTS,
     SinkThread,
@@ -152,7 +152,7 @@ def test_late_event_does_not_overwrite_newer_state(kafka, clickhouse_target, cli
 def test_settings_that_break_batch_boundaries_are_refused(kafka, clickhouse_target, clickhouse):
     import threading
 
-    from tagtrail.processors.sink.app import run_sink
+    from tagtrail_processors.sink.sink_service import run_sink
 
     with pytest.raises(ValueError, match="batch_rows"):
         run_sink(site_for(kafka, clickhouse_target.settings, batch_rows=2_000_000), kafka, clickhouse, stop=threading.Event())

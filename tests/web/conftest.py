@@ -76,7 +76,7 @@ class StationService:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 60.0) -> None:
-        from tagtrail.ingest.scans.app import run_scan_service
+        from tagtrail_ingest.scans.scan_api import run_scan_service
 
         self._stop = threading.Event()
         errors: list[BaseException] = []

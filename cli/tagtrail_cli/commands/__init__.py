@@ -1,0 +1,1 @@
+"""One module per `tagtrail` subcommand, each with a `register(subparsers)` (listed in main.COMMANDS)."""
