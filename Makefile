@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 
 .PHONY: demo test venv kafka-jars bench clean
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -13,6 +13,7 @@ Every import of every module is read from its source (ast, including imports ins
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,9 @@ WIRING_INSIDE = {f"{WIRING}.demo": (f"{WIRING}.demo", f"{WIRING}.launch"), f"{WI
 
 
 def source_roots(repo: Path) -> dict[str, Path]:
-    """setup.py's SOURCE_ROOTS (package -> its folder), read without running setup()."""
-    tree = ast.parse((repo / "setup.py").read_text())
-    (value,) = [node.value for node in tree.body if isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == "SOURCE_ROOTS" for t in node.targets)]
-    return {name: repo / root / name for name, root in ast.literal_eval(value).items()}
+    """The wheel's packages in pyproject.toml (package -> its folder): `<root>/<package>`."""
+    packages = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    return {Path(folder).name: repo / folder for folder in packages["packages"]}
 
 
 def modules(roots: dict[str, Path]) -> dict[str, Path]:
@@ -123,9 +122,9 @@ FAKE_VIOLATIONS = {
 
 def fake_tree(root: Path) -> Path:
     """A tree laid out like the repository, whose modules keep every rule."""
-    (root / "setup.py").write_text('SOURCE_ROOTS = {"tagtrail": ".", "tagtrail_ingest": "ingest", '
-                                   '"tagtrail_processors": "processors", "tagtrail_schemas": "schemas", '
-                                   '"tagtrail_cli": "cli"}\n')
+    (root / "pyproject.toml").write_text('[tool.hatch.build.targets.wheel]\npackages = ["tagtrail", '
+                                         '"ingest/tagtrail_ingest", "processors/tagtrail_processors", '
+                                         '"schemas/tagtrail_schemas", "cli/tagtrail_cli"]\n')
     lawful = {
         "tagtrail/__init__.py": "",
         "tagtrail/events/__init__.py": "from tagtrail.wire import codec\n",
