@@ -101,7 +101,7 @@ class LlrpSettings:
 
 @dataclass(frozen=True)
 class ScanServiceSettings:
-    """The handheld upload API (tagtrail ingest scans); see the README's scan service section."""
+    """The handheld upload API (tagtrail ingest scans); see docs/ingest-scans.md."""
 
     host: str = "127.0.0.1"
     port: int = 8080

@@ -1,4 +1,4 @@
-"""The topic layout: what flows where, keyed how. The README's topic table mirrors this."""
+"""The topic layout: what flows where, keyed how. docs/events-and-topics.md's topic table mirrors this."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A dead letter's reason is what an operator filters on and what metrics count
 (`tagtrail_dead_letters_total{stage="ingest.llrp",reason=...}`), so one code never covers two
-faults; the error text then says which parameter, byte or value. The README's LLRP section lists
+faults; the error text then says which parameter, byte or value. docs/ingest-llrp.md lists
 the same codes (tests/llrp/test_dead_letter_reasons.py keeps the two in step).
 """
 
@@ -18,7 +18,7 @@ BROKEN_FRAMING = "broken_framing"
 TRUNCATED_FRAME = "truncated_frame"
 UNHANDLED_REPORT = "unhandled_report"
 
-# code -> what it means (the README table says the same, with what happens to the link)
+# code -> what it means (docs/ingest-llrp.md's table says the same, with what happens to the link)
 REASONS = {
     MALFORMED_FRAME: "a frame with a sound header whose body does not decode: a parameter shorter than its "
                      "header, longer than its parent, cut short, or of a TV type LLRP does not define",
