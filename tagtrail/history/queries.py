@@ -63,14 +63,29 @@ FROM
 """,
 )
 
+# The decided answer comes from the history, as where_is tells it (live_items' decided rows are current_items',
+# which dates a stored exit pair at its hidden `departed`); a provisional movement newer than it wins.
 WHERE_LIVE = NamedQuery(
     "where_live",
-    "Where is item X being read right now (live mode: provisional = 1 while its crossing is undecided)?",
+    "Where is item X being read right now (live mode: provisional = 1 while its crossing is undecided)?"
+    " Otherwise where_is's answer: a shipped item has location NULL and shipped_via its door.",
     """
-SELECT item_key, epc_uri, location, disposition, biz_step, movement_type, read_point, last_seen AS since,
-       last_event_id, provisional
-FROM live_items
-WHERE item_key = {item_key:String}
+SELECT item_key, epc_uri, location, zone, disposition, biz_step, movement_type, read_point, since, last_event_id,
+       shipped_via, provisional
+FROM
+(
+    SELECT item_key, epc_uri, location, zone, disposition, biz_step, movement_type, read_point, last_seen AS since,
+           last_event_id, shipped_via, provisional
+    FROM live_items
+    WHERE item_key = {item_key:String} AND provisional = 1
+    UNION ALL
+    SELECT item_key, epc_uri, location, zone, disposition, biz_step, movement_type, read_point, since, last_event_id,
+           shipped_via, toUInt8(0) AS provisional
+    FROM
+    (""" + WHERE_IS.sql + """    )
+)
+ORDER BY provisional DESC
+LIMIT 1
 """,
 )
 

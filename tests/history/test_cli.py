@@ -96,6 +96,13 @@ def test_cli_says_which_door_a_shipped_item_left_by_and_answers_in_json(clickhou
     assert shipped.returncode == 0, shipped.stderr
     assert shipped.stdout.startswith("01/00614141123452/21/3 shipped via dock-door-2 at 2026-01-01 04:00:00")
     assert "None" not in shipped.stdout
+    live = tagtrail("where", "--live", "01/00614141123452/21/3", "--site", str(site))  # live mode tells the same story
+    assert live.returncode == 0, live.stderr
+    assert live.stdout == shipped.stdout
+    live_json = tagtrail("where", "--live", "01/00614141123452/21/1", "--site", str(site), "--format", "json")
+    (live_state,) = [json.loads(line) for line in live_json.stdout.splitlines()]
+    assert (live_state["location"], live_state["zone"], live_state["shipped_via"], live_state["provisional"]) == (
+        "pick-face-1", "picking", None, 0)
 
     where = tagtrail("where", "01/00614141123452/21/1", "--site", str(site), "--format", "json")
     assert where.returncode == 0, where.stderr

@@ -63,9 +63,13 @@ def one_exit_each(client, item: int) -> None:
     (where,) = rows(queries.where_is(client, key))
     assert (where["location"], where["shipped_via"]) == (None, "dock-door-2")
     assert where["since"].replace(tzinfo=None) == at(T0 + 2 * HOUR).replace(tzinfo=None)  # the shipping event's time
+    (live,) = rows(queries.where_live(client, key))  # live mode tells the same story
+    assert (live["location"], live["zone"], live["shipped_via"], live["since"]) == (None, None, "dock-door-2", where["since"])
     current = client.query("SELECT * FROM current_items WHERE item_key = {k:String}", parameters={"k": key})
     (state,) = [dict(zip(current.column_names, r)) for r in current.result_rows]
     assert (state["location"], state["zone"], state["shipped_via"]) == (None, None, "dock-door-2")
+    live_row = client.query("SELECT location, zone, shipped_via FROM live_items WHERE item_key = {k:String}", parameters={"k": key})
+    assert live_row.result_rows == [(None, None, "dock-door-2")]  # the live view, as dashboards read it
     assert all(r["location"] != "dock-door-2" for r in rows(queries.inventory(client)))
     events = export_epcis(client, key)["epcisBody"]["eventList"]
     steps = [e["bizStep"] for e in events]

@@ -71,7 +71,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.format == "json":
         for row in rows:
             print(json.dumps(dict(zip(names, row)), default=str))
-    elif args.command == "where" and not args.live and dict(zip(names, rows[0]))["shipped_via"]:
+    elif args.command == "where" and dict(zip(names, rows[0]))["shipped_via"]:
         print(shipped_line(dict(zip(names, rows[0]))))
     else:
         print(render_table(names, rows))
