@@ -20,6 +20,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
+from tagtrail.history.event_hash import event_hash
 from tagtrail.history.queries import NamedQuery, run
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -62,7 +63,7 @@ def document(events: list[dict], *, now: dt.datetime | None = None) -> dict:
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": _time(now or dt.datetime.now(dt.UTC)),
-        "epcisBody": {"eventList": events},
+        "epcisBody": {"eventList": [with_event_id(e) for e in events]},  # last: each hash covers its finished event
     }
 
 
@@ -72,7 +73,6 @@ def object_event(row: dict, item_key: str, epc_uri: str | None) -> dict:
         "eventTime": _time(row["event_time"]),
         "recordTime": _time(row["recorded_at"]),
         "eventTimeZoneOffset": "+00:00",
-        "eventID": event_uri(row["event_id"]),
     }
     identifier = item_uri(item_key, epc_uri)
     if item_key.startswith("01/") and "/21/" not in item_key:
@@ -119,14 +119,22 @@ def site_uri(kind: str, value: str) -> str:
     return f"urn:tagtrail:{kind}:{quote(value, safe='')}"
 
 
-def event_uri(event_id: str) -> str:
-    if event_id.startswith(("urn:", "ni:", "http://", "https://")):
-        return event_id
-    return "urn:tagtrail:event:" + quote(event_id, safe="")
+def with_event_id(event: dict) -> dict:
+    """The event with its eventID: the CBV 2.0 canonical event hash of the event as exported, so a partner
+    recomputes the same ID from what it received. Called last, on finished events: a field set after it
+    would make the ID disagree with the event. The stored movement event_id stays the pipeline's
+    idempotency key and is not exported; anything that refers to an exported event (correctiveEventIDs)
+    uses this hash."""
+    identified = {"type": event["type"], "eventID": event_hash(event, TAGTRAIL_CONTEXT)}
+    identified.update((key, value) for key, value in event.items() if key not in identified)
+    return identified
 
 
 def _time(value: dt.datetime) -> str:
-    """EPCIS date-time in UTC with microseconds; ClickHouse returns naive datetimes that are UTC."""
+    """EPCIS date-time in UTC at millisecond precision, the stored microseconds TRUNCATED to milliseconds
+    (never rounded: rounding can carry into the next second, and the event hash truncates too). Every time
+    in the export (eventTime, recordTime, creationDate, declarationTime) goes through here, so the eventTime
+    a partner hashes is the one tagtrail hashed. ClickHouse returns naive datetimes that are UTC."""
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
