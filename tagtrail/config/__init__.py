@@ -3,10 +3,13 @@
 from tagtrail.config.config_errors import ConfigError
 from tagtrail.config.loader import load_site, parse_site
 from tagtrail.config.site import (
+    Address,
     Antenna,
+    Company,
     ClickHouseSettings,
     KafkaSettings,
     LlrpSettings,
+    Location,
     ProcessingSettings,
     Reader,
     ReadPoint,
@@ -17,11 +20,14 @@ from tagtrail.config.site import (
 )
 
 __all__ = [
+    "Address",
     "Antenna",
+    "Company",
     "ClickHouseSettings",
     "ConfigError",
     "KafkaSettings",
     "LlrpSettings",
+    "Location",
     "ProcessingSettings",
     "ReadPoint",
     "Reader",

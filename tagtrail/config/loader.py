@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tagtrail.config.config_errors import ConfigError
+from tagtrail.config.gs1_locations import gs1_locations
 from tagtrail.config.site import READ_POINT_KINDS, SEARCH_MODES, SiteConfig
 
 
@@ -171,6 +173,21 @@ def _cross_check(config: SiteConfig, builder: _Builder) -> list[str]:
             at(f"{section}.metrics_port", f"port {port} is out of range")
     if config.kafka.partitions < 1:
         at("kafka.partitions", "must be at least 1")
+    try:
+        zoneinfo.ZoneInfo(config.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        at("time_zone", f"unknown IANA time zone {config.time_zone!r} (e.g. Europe/Berlin, America/New_York, UTC)")
+    location_ids: set[str] = set()
+    for i, loc in enumerate(config.locations):
+        if loc.id in location_ids:
+            at(f"locations[{i}].id", f"duplicate location id {loc.id!r}")
+        location_ids.add(loc.id)
+    if config.locations:
+        for i, rp in enumerate(config.read_points):
+            if rp.location not in location_ids:
+                at(f"read_points[{i}].location", f"location {rp.location!r} is not in locations")
+    for key, message in gs1_locations(config).problems:
+        at(key, message)
     if not config.clickhouse.dsn.startswith(("chdb://", "http://", "https://")):
         at("clickhouse.dsn", f"unsupported DSN {config.clickhouse.dsn!r}: use chdb:///DIR or http(s)://HOST:PORT")
     return problems

@@ -46,6 +46,40 @@ class ReadPoint:
     zone: str | None = None
     portal: str | None = None  # dock door id pairing inner and outer read points for direction
     smoothing_window_s: float | None = None
+    # GS1 identity (docs/site-config.md): SGLN = gln (default company.gln) + sgln_extension
+    gln: str | None = None
+    sgln_extension: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address as CBV 2.0 location master data names its parts."""
+
+    street_address: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country_code: str | None = None  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True)
+class Location:
+    """A business location's master data; its id is what read points name in `location`."""
+
+    id: str
+    name: str | None = None
+    gln: str | None = None  # default company.gln
+    sgln_extension: str | None = None  # none: the location is the GLN itself
+    address: Address | None = None
+
+
+@dataclass(frozen=True)
+class Company:
+    """The party running the site. company_prefix splits GLNs into SGLN EPC URIs (else GS1's prefix table)."""
+
+    name: str
+    gln: str
+    company_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +196,9 @@ class SinkSettings:
 @dataclass(frozen=True)
 class SiteConfig:
     site_id: str = "site"
+    company: Company | None = None  # no company: exports name locations urn:tagtrail:... (check-config warns)
+    time_zone: str = "UTC"  # IANA name: eventTimeZoneOffset of exports, per event (DST-correct)
+    locations: tuple[Location, ...] = ()
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
     read_points: tuple[ReadPoint, ...] = ()
@@ -175,6 +212,9 @@ class SiteConfig:
 
     def read_point(self, read_point_id: str) -> ReadPoint | None:
         return next((rp for rp in self.read_points if rp.id == read_point_id), None)
+
+    def location(self, location_id: str) -> Location | None:
+        return next((loc for loc in self.locations if loc.id == location_id), None)
 
     def reader(self, reader_id: str) -> Reader | None:
         return next((r for r in self.readers if r.id == reader_id), None)

@@ -4,8 +4,10 @@ Identifiers: the EPC pure-identity URI where tagtrail knows it (read from an RFI
 GS1 Digital Link URI built from the item key (https://id.gs1.org/01/<gtin>/21/<serial>), which is what
 a barcode-only item can always produce. bizStep and disposition use the CBV 2.0 short names the 2.0
 JSON-LD context defines; site-specific values that are not CBV become urn:tagtrail:... URIs (EPCIS
-forbids made-up urn:epcglobal:cbv values). Read points and locations have no GLN in tagtrail's site
-config, so they are named urn:tagtrail:<kind>:<id>.
+forbids made-up urn:epcglobal:cbv values). Read points and locations are SGLNs from the site config
+(or GS1 Digital Link on request), described in the header's master data, and eventTimeZoneOffset is the
+site time zone's offset at each event; epcis_places.py says how and why (urn:tagtrail:<kind>:<id> where
+the site gives no GS1 id).
 
 Leaving the building is one event: the shipping ObjectEvent at the door's read point, with disposition
 in_transit and no bizLocation (CBV: after it the objects are at no business location of this site; the
@@ -20,6 +22,8 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
+from tagtrail.config import SiteConfig
+from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.event_hash import event_hash
 from tagtrail.history.queries import NamedQuery, run
 
@@ -49,30 +53,38 @@ ORDER BY event_time, event_id
 )
 
 
-def export_epcis(client: Any, item_key: str, *, now: dt.datetime | None = None) -> dict:
-    """The EPCISDocument for one item; an item without movements gives an empty event list."""
+def export_epcis(client: Any, item_key: str, *, now: dt.datetime | None = None, site: SiteConfig | None = None,
+                 digital_link: bool = False) -> dict:
+    """The EPCISDocument for one item; an item without movements gives an empty event list. `site` names
+    the places (SGLNs, master data, time zone); `digital_link` names them https://id.gs1.org/414/..."""
     names, rows = run(client, ITEM_EVENTS, item_key=item_key)
     events = [dict(zip(names, row)) for row in rows]
     epc_uri = next((e["epc_uri"] for e in events if e["epc_uri"]), None)
-    return document([object_event(e, item_key, epc_uri) for e in events], now=now)
+    places = EpcisPlaces.of(site, digital_link=digital_link)
+    exported = [object_event(e, item_key, epc_uri, places) for e in events]
+    return document(exported, now=now, header=places.master_data())
 
 
-def document(events: list[dict], *, now: dt.datetime | None = None) -> dict:
-    return {
+def document(events: list[dict], *, now: dt.datetime | None = None, header: dict | None = None) -> dict:
+    doc: dict[str, Any] = {
         "@context": [EPCIS_CONTEXT, TAGTRAIL_CONTEXT],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": _time(now or dt.datetime.now(dt.UTC)),
-        "epcisBody": {"eventList": [with_event_id(e) for e in events]},  # last: each hash covers its finished event
     }
+    if header:
+        doc["epcisHeader"] = header
+    doc["epcisBody"] = {"eventList": [with_event_id(e) for e in events]}  # last: each hash covers its finished event
+    return doc
 
 
-def object_event(row: dict, item_key: str, epc_uri: str | None) -> dict:
+def object_event(row: dict, item_key: str, epc_uri: str | None, places: EpcisPlaces | None = None) -> dict:
+    places = places or EpcisPlaces.of(None)
     event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": _time(row["event_time"]),
         "recordTime": _time(row["recorded_at"]),
-        "eventTimeZoneOffset": "+00:00",
+        "eventTimeZoneOffset": places.time_zone_offset(row["event_time"]),
     }
     identifier = item_uri(item_key, epc_uri)
     if item_key.startswith("01/") and "/21/" not in item_key:
@@ -84,12 +96,12 @@ def object_event(row: dict, item_key: str, epc_uri: str | None) -> dict:
     event["bizStep"] = vocabulary(row["biz_step"], CBV_BIZ_STEPS, "bizstep")
     event["disposition"] = vocabulary(row["disposition"], CBV_DISPOSITIONS, "disposition")
     if row["read_point"]:
-        event["readPoint"] = {"id": site_uri("readpoint", row["read_point"])}
+        event["readPoint"] = {"id": places.read_point(row["read_point"])}
     if row["biz_step"] in EXIT_STEPS:
         if row["to_location"] or row["from_location"]:
             event["tagtrail:shippedVia"] = row["to_location"] or row["from_location"]
     elif row["to_location"]:
-        event["bizLocation"] = {"id": site_uri("location", row["to_location"])}
+        event["bizLocation"] = {"id": places.location(row["to_location"])}
     event["tagtrail:movementType"] = row["movement_type"]
     if row["from_location"]:
         event["tagtrail:fromLocation"] = row["from_location"]

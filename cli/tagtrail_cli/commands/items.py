@@ -9,6 +9,7 @@ from tagtrail.identity import resolve_any
 from tagtrail.identity.resolve import IdentityError
 from tagtrail_cli.clickhouse_option import add_clickhouse_options, open_clickhouse
 from tagtrail_cli.commands.sql import render_table
+from tagtrail_cli.site_option import load_site_option
 from tagtrail_cli.user_errors import UserError
 
 
@@ -28,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name != "epcis":
             p.add_argument("--format", choices=("table", "json"), default="table",
                            help="json: one JSON object per row, as `tagtrail sql --format json` prints them")
+        if name == "epcis":
+            p.add_argument("--digital-link", action="store_true",
+                           help="name read points and locations by GS1 Digital Link (https://id.gs1.org/414/...) "
+                                "instead of SGLN EPC URIs (the SGLNs come from --site)")
         if name == "where":
             p.add_argument("--live", action="store_true",
                            help="where it is being read right now, before its movement is decided (live mode: "
@@ -47,7 +52,8 @@ def handle(args: argparse.Namespace) -> int:
     client = open_clickhouse(args)
     try:
         if args.command == "epcis":
-            document = export_epcis(client, identity.item_key)
+            document = export_epcis(client, identity.item_key, site=load_site_option(args),
+                                    digital_link=args.digital_link)
             if not document["epcisBody"]["eventList"]:
                 raise UserError(f"no movements recorded for {identity.item_key}: no EPCIS document to export", exit_code=1)
             print(json.dumps(document, indent=2))

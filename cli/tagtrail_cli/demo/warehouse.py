@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tagtrail.config import (
+    Address,
     Antenna,
     ClickHouseSettings,
+    Company,
     KafkaSettings,
     LlrpSettings,
+    Location,
     ProcessingSettings,
     Reader,
     ReadPoint,
@@ -24,6 +27,12 @@ ZONE_READER = "zone-reader"
 STORAGE, PICK, PACK = "storage-a", "pick-face-1", "pack-station-1"
 ZONE_ANTENNAS = {STORAGE: 1, PICK: 2, PACK: 3}
 HANDHELDS = ("handheld-pick", "handheld-pack")
+# GS1 identity: GS1's example company prefix 0614141; the company's GLN, the building's GLN (whose SGLN
+# extensions name the doors, zones and read points), both with valid check digits.
+COMPANY = Company(name="Demo Distribution Inc.", gln="0614141000005", company_prefix="0614141")
+BUILDING_GLN = "0614141000012"
+ADDRESS = Address(street_address="1 Demo Way", city="Lawrenceville", region="NJ", postal_code="08648", country_code="US")
+TIME_ZONE = "America/New_York"
 
 
 @dataclass(frozen=True)
@@ -52,17 +61,20 @@ class DemoWarehouse:
             for side in ("outer", "inner"):
                 read_points.append(
                     ReadPoint(id=f"{rid}-{side}", location=self.door_location(d), zone="dock",
-                              kind=f"dock_door_{side}", portal=rid)
+                              kind=f"dock_door_{side}", portal=rid, gln=BUILDING_GLN, sgln_extension=f"{rid}-{side}")
                 )
             readers.append(
                 Reader(id=rid, host="127.0.0.1", port=self.reader_ports[rid], report_every_ms=100,
                        antennas=(Antenna(1, f"{rid}-outer"), Antenna(2, f"{rid}-inner")))
             )
         read_points += [
-            ReadPoint(id=STORAGE, location=STORAGE, zone="storage", kind="storage"),
-            ReadPoint(id=PICK, location=PICK, zone="picking", kind="pick_face"),
-            ReadPoint(id=PACK, location=PACK, zone="packing", kind="pack_station"),
+            ReadPoint(id=STORAGE, location=STORAGE, zone="storage", kind="storage", gln=BUILDING_GLN, sgln_extension=STORAGE),
+            ReadPoint(id=PICK, location=PICK, zone="picking", kind="pick_face", gln=BUILDING_GLN, sgln_extension=PICK),
+            ReadPoint(id=PACK, location=PACK, zone="packing", kind="pack_station", gln=BUILDING_GLN, sgln_extension=PACK),
         ]
+        locations = tuple(
+            Location(id=loc, name=loc.replace("-", " ").capitalize(), gln=BUILDING_GLN, sgln_extension=loc, address=ADDRESS)
+            for loc in dict.fromkeys(rp.location for rp in read_points))
         readers.append(
             Reader(id=ZONE_READER, host="127.0.0.1", port=self.reader_ports[ZONE_READER], report_every_ms=100,
                    antennas=tuple(Antenna(port, rp) for rp, port in ZONE_ANTENNAS.items()))
@@ -73,6 +85,9 @@ class DemoWarehouse:
         )
         return SiteConfig(
             site_id="demo-warehouse",
+            company=COMPANY,
+            time_zone=TIME_ZONE,
+            locations=locations,
             kafka=KafkaSettings(topic_prefix="demo", partitions=8),
             clickhouse=ClickHouseSettings(dsn=f"chdb://{self.workdir / 'chdb'}", database="tagtrail"),
             read_points=tuple(read_points),
