@@ -142,3 +142,15 @@ def test_confluent_wire_format_round_trip_and_cross_decoding() -> None:
     # A reader without a registry says why it cannot read a Confluent-framed event.
     with pytest.raises(DecodeError, match="no schema registry is configured"):
         Codec("Movement").decode(data)
+
+
+def test_antenna_id_doc_names_the_id_of_reads_placed_by_a_default_read_point() -> None:
+    """Consumers read antenna_id by its doc: the reads a reader's default read point places carry NO_ANTENNA,
+    which "1-based" alone rules out. Docs are not part of the wire: the fingerprint ignores them."""
+    from tagtrail_ingest.llrp.tag_reads import NO_ANTENNA
+
+    shipped = bundled_schema("TagRead")
+    doc = next(f["doc"] for f in shipped.schema["fields"] if f["name"] == "antenna_id")
+    assert f"{NO_ANTENNA} for a report without AntennaID" in doc and "default read point" in doc
+    undocumented = json.loads(json.dumps(shipped.schema).replace(json.dumps(doc), json.dumps("LLRP AntennaID.")))
+    assert SchemaRef.from_schema(undocumented).fingerprint == shipped.fingerprint
