@@ -4,16 +4,21 @@ the header, eventTimeZoneOffset from the site's time zone per event (DST-correct
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+import yaml
 from structlog.testing import capture_logs
 
+from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import load_site
 from tagtrail.history.epcis import export_epcis
 from tagtrail.history.migrations import migrate
 from tests.history.conftest import store
 from tests.history.scenario import HOUR, T0, item_key, mv, warehouse_day
+from tests.history.test_cli import tagtrail
 from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
+from tests.history.test_event_hash import reference_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 SGLN = "urn:epc:id:sgln:0614141.00001."
@@ -89,3 +94,33 @@ def test_places_without_gs1_ids_keep_site_uris_and_say_so(clickhouse, epcis_sche
     assert [(e["kind"], e["id"]) for e in logs if e["event"] == "epcis_location_not_gs1"] == [("readpoint", "aisle-a-storage")]
     (_, read_points) = doc["epcisHeader"]["epcisMasterData"]["vocabularyList"]
     assert "urn:tagtrail:readpoint:aisle-a-storage" not in {e["id"] for e in read_points["vocabularyElementList"]}
+
+
+def test_reference_hash_covers_the_gs1_places_and_offset(clickhouse):
+    migrate(clickhouse)
+    store(clickhouse, warehouse_day() + summer_packing())
+    doc = export_epcis(clickhouse, item_key(1), site=example_site())
+    bare = export_epcis(clickhouse, item_key(1))
+    ids = [e["eventID"] for e in doc["epcisBody"]["eventList"]]
+    assert ids == reference_hashes(doc)
+    assert set(ids).isdisjoint(e["eventID"] for e in bare["epcisBody"]["eventList"])  # the places are hashed
+
+
+def test_cli_epcis_takes_the_site_and_digital_link(clickhouse_settings, tmp_path):
+    text = yaml.safe_load((REPO / "deploy" / "site.example.yaml").read_text())
+    text["clickhouse"] = {"dsn": clickhouse_settings.dsn, "database": clickhouse_settings.database}
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump(text))
+    assert tagtrail("migrate", "--site", str(site)).returncode == 0
+    client = connect_clickhouse(clickhouse_settings)  # chdb: one process per folder, so close before the CLI runs
+    try:
+        store(client, warehouse_day())
+    finally:
+        client.close()
+    sgln = tagtrail("epcis", "urn:epc:id:sgtin:0614141.012345.1", "--site", str(site))
+    assert sgln.returncode == 0, sgln.stderr
+    assert json.loads(sgln.stdout)["epcisBody"]["eventList"][1]["readPoint"] == {"id": SGLN + "aisle-a"}
+    link = tagtrail("epcis", "urn:epc:id:sgtin:0614141.012345.1", "--site", str(site), "--digital-link")
+    assert link.returncode == 0, link.stderr
+    event = json.loads(link.stdout)["epcisBody"]["eventList"][1]
+    assert event["bizLocation"] == {"id": "https://id.gs1.org/414/0614141000012/254/storage-a"}
