@@ -15,7 +15,7 @@ from tagtrail.config import ConfigError, load_site, parse_site
 from tagtrail.config.gs1_locations import gs1_locations
 from tagtrail.identity.gln import Gs1KeyError, Sgln, parse_gln
 from tagtrail_cli.commands import check_config
-from tagtrail_cli.demo.warehouse import DemoWarehouse
+from tagtrail_cli.demo.warehouse import DemoWarehouse, site_file_text
 
 REPO = Path(__file__).resolve().parents[2]
 COMPANY = 'company: {name: Example, gln: "0614141000005", company_prefix: "0614141"}\n'
@@ -114,3 +114,12 @@ def test_check_config_warns_about_places_without_gs1_ids(tmp_path, capsys) -> No
     assert "warning: read_points[0] (rp): no gln or sgln_extension: exported as urn:tagtrail:" in capsys.readouterr().err
     check_config.handle(argparse.Namespace(file=str(REPO / "deploy" / "site.example.yaml")))
     assert "warning" not in capsys.readouterr().err
+
+
+def test_demo_writes_a_site_file_that_gives_its_exports_gs1_places(tmp_path) -> None:
+    demo = DemoWarehouse(2, {"door-1": 1, "door-2": 2, "zone-reader": 3}, 4, tmp_path).site()
+    (tmp_path / "site.yaml").write_text(site_file_text(demo))
+    again = load_site(tmp_path / "site.yaml")
+    assert again.clickhouse == demo.clickhouse  # `tagtrail epcis --site` reads the demo's database
+    assert (again.company, again.time_zone, again.locations) == (demo.company, demo.time_zone, demo.locations)
+    assert gs1_locations(again).read_points == gs1_locations(demo).read_points

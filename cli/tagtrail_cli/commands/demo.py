@@ -47,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     result = run_demo(options, on_progress=_print_progress)
-    _print_summary(result)
+    _print_summary(result, args.workdir)
     return 0 if not result.summary.mismatches else 1
 
 
@@ -57,7 +57,7 @@ def _print_progress(snap, previous) -> None:
     print(progress_line(snap, previous), file=sys.stderr, flush=True)
 
 
-def _print_summary(result) -> None:
+def _print_summary(result, workdir: Path) -> None:
     s = result.summary
     out = sys.stdout
     print(f"\nDemo finished in {result.elapsed_s:.0f} s: {result.reads_sent:,} tag reads and "
@@ -78,5 +78,7 @@ def _print_summary(result) -> None:
     print(f"\nReport with flows per dock door: {result.report_path.resolve()}", file=out)
     print('Ask more with SQL, e.g.: tagtrail sql --clickhouse chdb://.tagtrail/demo/chdb '
           '"SELECT * FROM movement_history LIMIT 10"', file=out)
+    print(f"An item's EPCIS 2.0 record with GS1 locations (SGLNs): tagtrail epcis <item> --site "
+          f"{workdir / 'site.yaml'}", file=out)
     print("The demo runs in live mode (processing.provisional_movements): while it runs, live_items shows items "
           "at a dock door before their crossing is decided (provisional = 1).", file=out)

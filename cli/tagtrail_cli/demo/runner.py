@@ -23,7 +23,7 @@ from tagtrail_cli.demo.feeder import Feeder
 from tagtrail_cli.demo.paths import DEFAULT_WORKDIR
 from tagtrail_cli.demo.progress import Progress, Snapshot
 from tagtrail_cli.demo.summary import DemoSummary, summarize
-from tagtrail_cli.demo.warehouse import ZONE_ANTENNAS, ZONE_READER, DemoWarehouse
+from tagtrail_cli.demo.warehouse import ZONE_ANTENNAS, ZONE_READER, DemoWarehouse, site_file_text
 from tagtrail_cli.launch.stage_resources import StageThreads
 
 log = structlog.get_logger(__name__)
@@ -71,6 +71,7 @@ def run_demo(options: DemoOptions, *, on_progress: Callable[[Snapshot, Snapshot 
     options.workdir.mkdir(parents=True, exist_ok=True)
     warehouse = DemoWarehouse(options.doors, ports, _free_port(), options.workdir.resolve())
     site = warehouse.site()
+    (options.workdir / "site.yaml").write_text(site_file_text(site))  # for `tagtrail epcis --site` afterwards
     conn = connect(site.kafka)
     client = None
     stop = threading.Event()

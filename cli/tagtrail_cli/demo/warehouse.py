@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from tagtrail.config import (
     Address,
@@ -99,6 +103,19 @@ class DemoWarehouse:
             # live_items shows what the dock doors are reading before crossings are decided.
             processing=ProcessingSettings(idle_advance_s=3.0, provisional_movements=True),
         )
+
+
+def site_file_text(site: SiteConfig) -> str:
+    """The site file a user passes to `tagtrail epcis|where|sql --site` after the demo: its ClickHouse and
+    its GS1 master data (company, time zone, locations, read points), without readers, ports or tokens."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items() if v is not None}
+        return [plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    whole = dataclasses.asdict(site)
+    kept = {key: whole[key] for key in ("site_id", "company", "time_zone", "locations", "read_points", "clickhouse")}
+    return yaml.safe_dump(plain(kept), sort_keys=False)
 
 
 def _sha256(token: str) -> str:
