@@ -74,6 +74,7 @@ PROPERTY_ORDER: tuple[Field, ...] = (
     Field("sensorElementList", "sensorElement", (
         Field("sensorMetadata", None, SENSOR_METADATA), Field("sensorReport", None, SENSOR_REPORT))),
 )
+ELEMENT_FIELDS = {name: Field(name) for name in ("epc", "quantityElement")}
 # bizTransactionList, sourceList and destinationList are not in the order: the reference hashes them with
 # the extensions (its ordered rule for them never matches). tagtrail exports none yet; the oracle test
 # will say when one appears whether this still agrees.
@@ -86,6 +87,7 @@ CBV_URNS = (
     ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
 )
 GS1_DL = "https://id.gs1.org/"
+CANONICAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def event_hash(event: Mapping[str, Any], namespaces: Mapping[str, str] | None = None) -> str:
@@ -126,7 +128,7 @@ def _element(field: Field, value: Any) -> str:
     if field.children and isinstance(value, Mapping):
         text = _ordered(value, field.children)
         return field.element + text if text else ""
-    return _scalar(Field(field.element or field.name), value)
+    return _scalar(ELEMENT_FIELDS.get(field.element or field.name) or Field(field.element or field.name), value)
 
 
 def _scalar(field: Field, value: Any) -> str:
@@ -171,6 +173,8 @@ def _text(value: Any) -> str:
 
 def canonical_time(text: str) -> str:
     """UTC, milliseconds (sub-millisecond digits truncated), `Z`; a value that is not a date-time stays."""
+    if CANONICAL_TIME.match(text):
+        return text  # already canonical (as tagtrail exports): skip the parse
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -182,11 +186,16 @@ def canonical_time(text: str) -> str:
 
 
 def canonical_value(text: str) -> str:
-    for urn, web in CBV_URNS:
-        if text.startswith(urn):
-            text = web + text[len(urn):]
-    text = canonical_number(text)
+    if text.startswith("urn:epcglobal:cbv:"):
+        for urn, web in CBV_URNS:
+            if text.startswith(urn):
+                text = web + text[len(urn):]
+    if text[:1] in NUMBER_STARTS:
+        text = canonical_number(text)
     return canonical_uri(text) or text
+
+
+NUMBER_STARTS = frozenset("0123456789+-.")  # a float() literal starts so; "inf"/"nan" stay text either way
 
 
 def canonical_number(text: str) -> str:
@@ -224,6 +233,8 @@ DL_KEY = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/(01|00|414|417)/(\d+)((?:/[^
 def canonical_uri(uri: str) -> str | None:
     """The canonical GS1 Digital Link of the GS1 keys tagtrail exports (SGTIN, SSCC, SGLN, PGLN, LGTIN EPC
     URIs and Digital Links for AIs 01, 00, 414, 417); None for anything else, which is hashed as it is."""
+    if not uri.startswith(("urn:epc:", "http")):
+        return None
     if m := SGTIN.match(uri):
         prefix, reference, serial = m.groups()
         if len(prefix) + len(reference) == 13:
