@@ -41,6 +41,7 @@ class Harness:
 
 HARNESSES = (
     Harness("barcode_parse", ("--scans", "5000", "--rounds", "3")),
+    Harness("event_hash", ("--events", "2000", "--rounds", "3")),
     Harness("limits", ("--n", "50000")),
     Harness("llrp_adapter", ("--readers", "1,8", "--warmup", "2", "--window", "5"), kafka="env"),
     Harness("scan_upload", ("--uploads", "20"), kafka="env"),
