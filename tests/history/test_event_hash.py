@@ -83,6 +83,14 @@ def shapes() -> list[dict]:
         {"type": "ObjectEvent", "eventTime": "2026-01-01T00:00:00.000Z", "eventTimeZoneOffset": "-05:00",
          "epcList": ["urn:epc:id:sscc:0614141.1234567890"], "action": "OBSERVE", "bizStep": "shipping",
          "disposition": "in_transit", "readPoint": {"id": "urn:tagtrail:readpoint:door-2-outer"}},
+        {"type": "ObjectEvent", "eventTime": "2026-01-01T00:00:00.500-08:00", "eventTimeZoneOffset": "-08:00",
+         "epcList": ["https://example.com/01/614141123452/10/LOT1/21/A1?linkType=all",
+                     "https://id.gs1.org/gtin/00614141123452/ser/B%2F2", "urn:epc:id:sgtin:0614141.012345.A%2FB"],
+         "quantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.012345.LOT-7", "quantity": 2.50, "uom": "KGM"}],
+         "action": "DELETE", "bizStep": "urn:epcglobal:cbv:bizstep:decommissioning", "disposition": "inactive",
+         "bizLocation": {"id": "https://id.gs1.org/414/0614141000029"},
+         "tagtrail:party": "urn:epc:id:pgln:0614141.00002", "tagtrail:count": "007",
+         "tagtrail:detail": {"tagtrail:zone": "storage", "tagtrail:since": "2026-01-01T00:00:00.000Z"}},
     ]
 
 
