@@ -5,8 +5,8 @@ from tagtrail.config.loader import load_site, parse_site
 from tagtrail.config.site import (
     Address,
     Antenna,
-    Company,
     ClickHouseSettings,
+    Company,
     KafkaSettings,
     LlrpSettings,
     Location,

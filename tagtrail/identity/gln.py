@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from biip import ParseError
-from biip.gln import GS1CompanyPrefix, Gln
+from biip.gln import Gln, GS1CompanyPrefix
 from epcpy.epc_schemes.sgln import SGLN
 from epcpy.utils.common import ConvertException
 

@@ -20,7 +20,6 @@ from tagtrail.history.migrations import migrate
 from tests.history.conftest import store
 from tests.history.scenario import item_key, seen_now, warehouse_day
 
-
 SHARED_SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "epcis" / "json-schema"
 
 
