@@ -1,0 +1,352 @@
+"""EPCIS JSON-LD events (as tagtrail/history/epcis.py exports them) written as an EPCIS XML document, 2.0 or 1.2.
+
+Why a second writer and not a JSON-to-XML dump: the XML bindings order every field by the XSD, and the two
+versions put fields in different places, so each event type has its field order per version here.
+
+Streaming: the document head is written first, then each event as the iterable yields it (lxml's
+incremental `xmlfile` writer, one event element at a time), so memory stays bounded by one event however
+many events come.
+
+Values, JSON-LD to XML (both versions; the XML bindings have no bare CBV names):
+- bizStep/disposition/persistentDisposition, errorDeclaration reason, bizTransaction and source/destination
+  types given as CBV short names become their URNs (`shipping` -> `urn:epcglobal:cbv:bizstep:shipping`,
+  `in_transit` -> `urn:epcglobal:cbv:disp:in_transit`, `er:`, `btt:`, `sdt:`); URIs pass unchanged.
+- eventID, epcs, readPoint/bizLocation ids and times pass unchanged: the eventID is the CBV 2.0 hash of
+  the event, which does not depend on the syntax it travels in.
+- `tagtrail:<name>` fields (TAGTRAIL_CONTEXT) become `<tagtrail:<name>>` elements in that namespace at
+  the end of the event (the XSD's `##other` wildcard); `cbvmda:` ILMD fields use GS1's XML namespace
+  `urn:epcglobal:cbv:mda`. Nested objects become nested elements, lists repeat the element.
+- The header's `epcisMasterData.vocabularyList` becomes EPCISHeader/extension/EPCISMasterData.
+
+EPCIS 2.0 (urn:epcglobal:epcis:xsd:2): eventID, errorDeclaration and certificationInfo sit at the event
+root (2.0 moved them out of `baseExtension`), quantityList/sourceList/destinationList/ilmd too.
+
+EPCIS 1.2 (urn:epcglobal:epcis:xsd:1): eventID and errorDeclaration go in `baseExtension`;
+quantityList, sourceList, destinationList and ilmd go in the event's `extension`. What 1.2 cannot say:
+- `certificationInfo`, `sensorElementList` and `persistentDisposition` have no 1.2 element. They are NOT
+  dropped: each is written as its 2.0 element, in the 2.0 namespace (prefix `epcis2`), in the event's
+  `##other` extension slot. A 1.2 reader keeps or ignores them as any foreign extension; it will not
+  interpret them as sensor data or persistent dispositions.
+- 1.2's EPCISHeader must hold a StandardBusinessDocumentHeader. Without `sbdh` a 1.2 document has no
+  header, so the location master data is left out (logged as `epcis_xml.master_data_left_out`); give
+  `sbdh` to keep it.
+- AssociationEvent does not exist in 1.2: a clear error, not a silent drop.
+
+`sbdh` (both versions, optional): {"sender": GLN, "receiver": GLN, "instanceIdentifier": str}, the
+standard business document header naming who sends the document to whom.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections.abc
+import datetime as dt
+import typing
+from typing import Any
+
+import structlog
+from lxml import etree
+
+from tagtrail.history.epcis import TAGTRAIL_CONTEXT, _time
+
+log = structlog.get_logger(__name__)
+
+EPCIS_NS = {"2.0": "urn:epcglobal:epcis:xsd:2", "1.2": "urn:epcglobal:epcis:xsd:1"}
+SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
+CBVMDA_NS = "urn:epcglobal:cbv:mda"
+EXTENSION_NS = {"tagtrail": TAGTRAIL_CONTEXT["tagtrail"], "cbvmda": CBVMDA_NS}
+
+CBV_URN = {"bizStep": "urn:epcglobal:cbv:bizstep:", "disposition": "urn:epcglobal:cbv:disp:",
+           "reason": "urn:epcglobal:cbv:er:", "bizTransaction": "urn:epcglobal:cbv:btt:",
+           "sourceDest": "urn:epcglobal:cbv:sdt:"}
+
+HEAD_2_0 = ("eventTime", "recordTime", "eventTimeZoneOffset", "eventID", "errorDeclaration", "certificationInfo")
+HEAD_1_2 = ("eventTime", "recordTime", "eventTimeZoneOffset")
+BASE_EXTENSION_1_2 = ("eventID", "errorDeclaration")
+ONLY_2_0 = ("certificationInfo", "sensorElementList", "persistentDisposition")
+TAIL_2_0 = ("sourceList", "destinationList", "sensorElementList", "persistentDisposition")
+
+# Per event type: (body fields at the event root, fields of 1.2's <extension>); the XSDs' order.
+BODY_2_0: dict[str, tuple[str, ...]] = {
+    "ObjectEvent": ("epcList", "action", "bizStep", "disposition", "readPoint", "bizLocation", "bizTransactionList",
+                    "quantityList", *TAIL_2_0, "ilmd"),
+    "AggregationEvent": ("parentID", "childEPCs", "action", "bizStep", "disposition", "readPoint", "bizLocation",
+                         "bizTransactionList", "childQuantityList", *TAIL_2_0),
+    "TransactionEvent": ("bizTransactionList", "parentID", "epcList", "action", "bizStep", "disposition", "readPoint",
+                         "bizLocation", "quantityList", *TAIL_2_0),
+    "AssociationEvent": ("parentID", "childEPCs", "childQuantityList", "action", "bizStep", "disposition", "readPoint",
+                         "bizLocation", "bizTransactionList", *TAIL_2_0),
+}
+BODY_1_2: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ObjectEvent": (("epcList", "action", "bizStep", "disposition", "readPoint", "bizLocation", "bizTransactionList"),
+                    ("quantityList", "sourceList", "destinationList", "ilmd")),
+    "AggregationEvent": (("parentID", "childEPCs", "action", "bizStep", "disposition", "readPoint", "bizLocation",
+                          "bizTransactionList"), ("childQuantityList", "sourceList", "destinationList")),
+    "TransactionEvent": (("bizTransactionList", "parentID", "epcList", "action", "bizStep", "disposition", "readPoint",
+                          "bizLocation"), ("quantityList", "sourceList", "destinationList")),
+}
+REQUIRED_LISTS_1_2 = {"ObjectEvent": "epcList", "AggregationEvent": "childEPCs", "TransactionEvent": "epcList"}
+EPC_LISTS = frozenset({"epcList", "childEPCs"})
+QUANTITY_LISTS = frozenset({"quantityList", "childQuantityList"})
+NOT_FIELDS = frozenset({"type", "@context"})
+
+
+class EpcisXmlError(ValueError):
+    """An event or header that the chosen EPCIS XML version cannot carry; the message names the event and field."""
+
+
+def write_epcis_xml(out: typing.TextIO, header: dict, events: collections.abc.Iterable[dict], *,
+                    version: str = "2.0", now: dt.datetime | None = None, sbdh: dict | None = None) -> int:
+    """Writes one EPCISDocument to `out`, pulling events from `events` one at a time; returns how many."""
+    if version not in EPCIS_NS:
+        raise EpcisXmlError(f"EPCIS XML version {version!r} is not one of {sorted(EPCIS_NS)}")
+    unknown = set(header or {}) - {"epcisMasterData"}
+    if unknown:
+        raise EpcisXmlError(f"epcisHeader: field(s) {sorted(unknown)} have no EPCIS XML form here")
+    nsmap = {"epcis": EPCIS_NS[version], **EXTENSION_NS}
+    if version == "1.2":
+        nsmap["epcis2"] = EPCIS_NS["2.0"]
+    if sbdh:
+        nsmap["sbdh"] = SBDH_NS
+    created = _time(now or dt.datetime.now(dt.UTC))
+    writer = _EventWriter(version, {k: v for k, v in nsmap.items() if k not in ("epcis", "sbdh")})
+    count = 0
+    with etree.xmlfile(_TextSink(out), encoding="utf-8") as xf:
+        xf.write_declaration()
+        with xf.element(f"{{{EPCIS_NS[version]}}}EPCISDocument", nsmap=nsmap,
+                        schemaVersion=version, creationDate=created):
+            head = _header(version, header or {}, sbdh, created)
+            if head is not None:
+                xf.write(head)
+            with xf.element("EPCISBody"), xf.element("EventList"):
+                for event in events:
+                    xf.write(writer.event(event, count))
+                    count += 1
+    return count
+
+
+class _TextSink:
+    """lxml writes UTF-8 bytes; `out` is a text stream. Decodes incrementally (a character may span chunks)."""
+
+    def __init__(self, out: typing.TextIO) -> None:
+        self.out = out
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def write(self, data: bytes) -> None:
+        self.out.write(self.decoder.decode(data))
+
+
+def _header(version: str, header: dict, sbdh: dict | None, created: str) -> etree._Element | None:
+    master = (header.get("epcisMasterData") or {}).get("vocabularyList")
+    if version == "1.2" and not sbdh:
+        if master:
+            log.warning("epcis_xml.master_data_left_out", version=version, vocabularies=len(master),
+                        reason="an EPCIS 1.2 EPCISHeader must hold a StandardBusinessDocumentHeader; pass sbdh")
+        return None
+    if not master and not sbdh:
+        return None
+    head = etree.Element("EPCISHeader", nsmap={"sbdh": SBDH_NS} if sbdh else None)
+    if sbdh:
+        head.append(_sbdh(sbdh, version, created))
+    if master:
+        vocabularies = _sub(_sub(_sub(head, "extension"), "EPCISMasterData"), "VocabularyList")
+        for index, vocabulary in enumerate(master):
+            where = f"epcisHeader.epcisMasterData.vocabularyList[{index}]"
+            element = _sub(vocabularies, "Vocabulary", type=_required(vocabulary, "type", where))
+            members = vocabulary.get("vocabularyElementList") or []
+            if members:
+                listed = _sub(element, "VocabularyElementList")
+                for member in members:
+                    entry = _sub(listed, "VocabularyElement", id=_required(member, "id", where))
+                    for attribute in member.get("attributes") or []:
+                        _value(_sub(entry, "attribute", id=_required(attribute, "id", where)), attribute.get("attribute"))
+                    if member.get("children"):
+                        children = _sub(entry, "children")
+                        for child in member["children"]:
+                            _sub(children, "id").text = child
+    return head
+
+
+def _sbdh(sbdh: dict, version: str, created: str) -> etree._Element:
+    head = etree.Element(f"{{{SBDH_NS}}}StandardBusinessDocumentHeader")
+    _sub(head, f"{{{SBDH_NS}}}HeaderVersion").text = "1.0"
+    for role in ("sender", "receiver"):
+        party = _sub(head, f"{{{SBDH_NS}}}{role.capitalize()}")
+        identifier = _sub(party, f"{{{SBDH_NS}}}Identifier", Authority="GS1")
+        identifier.text = _required(sbdh, role, "sbdh")
+    document = _sub(head, f"{{{SBDH_NS}}}DocumentIdentification")
+    for name, value in (("Standard", "EPCglobal"), ("TypeVersion", version),
+                        ("InstanceIdentifier", _required(sbdh, "instanceIdentifier", "sbdh")),
+                        ("Type", "Events"), ("CreationDateAndTime", created)):
+        _sub(document, f"{{{SBDH_NS}}}{name}").text = value
+    return head
+
+
+class _EventWriter:
+    def __init__(self, version: str, nsmap: dict[str, str]) -> None:
+        self.version = version
+        self.nsmap = nsmap  # the document's prefixes, so extension elements use them instead of ns0, ns1
+
+    def event(self, event: dict, index: int) -> etree._Element:
+        kind = event.get("type")
+        where = f"event {index} ({event.get('eventID', 'no eventID')})"
+        known = BODY_2_0 if self.version == "2.0" else BODY_1_2
+        if kind not in known:
+            raise EpcisXmlError(f"{where}: type {kind!r} has no EPCIS {self.version} XML form here "
+                                f"(known: {sorted(known)})")
+        for needed in ("eventTime", "eventTimeZoneOffset", "action") if kind != "TransformationEvent" else ():
+            _required(event, needed, where)
+        root = etree.Element(kind, nsmap=self.nsmap)
+        if self.version == "2.0":
+            ordered = HEAD_2_0 + BODY_2_0[kind]
+            for name in ordered:
+                self._field(root, name, event, where)
+        else:
+            body, extension = BODY_1_2[kind]
+            ordered = HEAD_1_2 + BASE_EXTENSION_1_2 + body + extension + ONLY_2_0
+            for name in HEAD_1_2:
+                self._field(root, name, event, where)
+            if any(name in event for name in BASE_EXTENSION_1_2):
+                base = _sub(root, "baseExtension")
+                for name in BASE_EXTENSION_1_2:
+                    self._field(base, name, event, where)
+            for name in body:
+                if name == REQUIRED_LISTS_1_2[kind] and name not in event:
+                    _sub(root, name)  # 1.2 requires the list, empty when the event names classes only
+                self._field(root, name, event, where)
+            if any(name in event for name in extension):
+                ext = _sub(root, "extension")
+                for name in extension:
+                    self._field(ext, name, event, where)
+            for name in ONLY_2_0:  # 2.0-only: the 2.0 element, as a foreign extension (module docstring)
+                if name in event:
+                    self._field(root, name, event, where, namespace=EPCIS_NS["2.0"])
+        for key, value in event.items():
+            if key in NOT_FIELDS or key in ordered:
+                continue
+            if ":" not in key:
+                raise EpcisXmlError(f"{where}: field {key!r} has no place in a {kind} (EPCIS {self.version} XML)")
+            _extension(root, key, value, where)
+        return root
+
+    def _field(self, parent: etree._Element, name: str, event: dict, where: str, namespace: str | None = None) -> None:
+        if name not in event:
+            return
+        value = event[name]
+        tag = f"{{{namespace}}}{name}" if namespace else name
+        if name in EPC_LISTS:
+            listed = _sub(parent, tag)
+            for epc in value:
+                _sub(listed, "epc").text = epc
+        elif name in QUANTITY_LISTS:
+            listed = _sub(parent, tag)
+            for quantity in value:
+                element = _sub(listed, "quantityElement")
+                _sub(element, "epcClass").text = _required(quantity, "epcClass", f"{where} {name}")
+                if "quantity" in quantity:
+                    _sub(element, "quantity").text = _number(quantity["quantity"])
+                    if "uom" in quantity:
+                        _sub(element, "uom").text = quantity["uom"]
+        elif name in ("bizStep", "disposition"):
+            _sub(parent, tag).text = _urn(value, CBV_URN[name])
+        elif name in ("readPoint", "bizLocation"):
+            _sub(_sub(parent, tag), "id").text = _required(value, "id", f"{where} {name}")
+        elif name == "bizTransactionList":
+            listed = _sub(parent, tag)
+            for item in value:
+                element = _sub(listed, "bizTransaction", **_type(item, CBV_URN["bizTransaction"]))
+                element.text = _required(item, "bizTransaction", f"{where} {name}")
+        elif name in ("sourceList", "destinationList"):
+            member = name.removesuffix("List")
+            listed = _sub(parent, tag)
+            for item in value:
+                element = _sub(listed, member, type=_urn(_required(item, "type", f"{where} {name}"), CBV_URN["sourceDest"]))
+                element.text = _required(item, member, f"{where} {name}")
+        elif name == "errorDeclaration":
+            declared = _sub(parent, tag)
+            _sub(declared, "declarationTime").text = _required(value, "declarationTime", f"{where} {name}")
+            if "reason" in value:
+                _sub(declared, "reason").text = _urn(value["reason"], CBV_URN["reason"])
+            if value.get("correctiveEventIDs"):
+                ids = _sub(declared, "correctiveEventIDs")
+                for corrective in value["correctiveEventIDs"]:
+                    _sub(ids, "correctiveEventID").text = corrective
+            for key, extra in value.items():
+                if key not in ("declarationTime", "reason", "correctiveEventIDs"):
+                    _extension(declared, key, extra, f"{where} {name}")
+        elif name == "persistentDisposition":
+            element = _sub(parent, tag)
+            for part in ("unset", "set"):
+                for disposition in value.get(part) or []:
+                    _sub(element, part).text = _urn(disposition, CBV_URN["disposition"])
+        elif name == "sensorElementList":
+            listed = _sub(parent, tag)
+            for sensor in value:
+                element = _sub(listed, "sensorElement")
+                if "sensorMetadata" in sensor:
+                    _sub(element, "sensorMetadata", **_attributes(sensor["sensorMetadata"]))
+                for report in sensor.get("sensorReport") or []:
+                    _sub(element, "sensorReport", **_attributes(report))
+        elif name == "ilmd":
+            element = _sub(parent, tag)
+            for key, extra in value.items():
+                _extension(element, key, extra, f"{where} ilmd")
+        else:  # eventTime, recordTime, eventTimeZoneOffset, eventID, certificationInfo, action, parentID
+            _sub(parent, tag).text = str(value)
+
+
+def _extension(parent: etree._Element, key: str, value: Any, where: str, namespace: str | None = None) -> None:
+    """A `prefix:name` JSON-LD field as a namespaced element; keys inside it without a prefix stay in its namespace."""
+    prefix, _, local = key.rpartition(":")
+    if prefix:
+        if prefix not in EXTENSION_NS:
+            raise EpcisXmlError(f"{where}: extension field {key!r}: prefix {prefix!r} is not one of "
+                                f"{sorted(EXTENSION_NS)}")
+        namespace = EXTENSION_NS[prefix]
+    if namespace is None:
+        raise EpcisXmlError(f"{where}: field {key!r} has no namespace prefix")
+    for item in value if isinstance(value, list) else [value]:
+        element = _sub(parent, f"{{{namespace}}}{local}")
+        if isinstance(item, dict):
+            for inner_key, inner in item.items():
+                _extension(element, inner_key, inner, where, namespace)
+        else:
+            _value(element, item)
+
+
+def _value(element: etree._Element, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _extension(element, key, inner, f"<{element.tag}>", etree.QName(element).namespace)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    elif value is not None:
+        element.text = _number(value) if isinstance(value, int | float) else str(value)
+
+
+def _attributes(values: dict) -> dict[str, str]:
+    return {key: ("true" if v is True else "false" if v is False else _number(v) if isinstance(v, int | float) else str(v))
+            for key, v in values.items()}
+
+
+def _type(item: dict, cbv: str) -> dict[str, str]:
+    return {"type": _urn(item["type"], cbv)} if item.get("type") else {}
+
+
+def _urn(value: str, cbv: str) -> str:
+    """A CBV short name as its URN (the XML bindings have no bare names); a URI passes unchanged."""
+    return value if ":" in value else cbv + value
+
+
+def _number(value: Any) -> str:
+    return str(value)
+
+
+def _required(holder: dict, key: str, where: str) -> Any:
+    if not isinstance(holder, dict) or key not in holder:
+        raise EpcisXmlError(f"{where}: {key!r} is missing")
+    return holder[key]
+
+
+def _sub(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
+    return etree.SubElement(parent, tag, attributes) if attributes else etree.SubElement(parent, tag)
