@@ -32,8 +32,9 @@ quantityList, sourceList, destinationList and ilmd go in the event's `extension`
   `sbdh` to keep it.
 - AssociationEvent does not exist in 1.2: a clear error, not a silent drop.
 
-`sbdh` (both versions, optional): {"sender": GLN, "receiver": GLN, "instanceIdentifier": str}, the
-standard business document header naming who sends the document to whom.
+`sbdh` (both versions, optional): {"sender": GLN or SGLN URI, "receiver": GLN or SGLN URI,
+"instanceIdentifier": str}, the standard business document header naming who sends the document to whom
+(Identifier Authority "SGLN" for an `urn:epc:id:sgln:` value, else "GS1").
 """
 
 from __future__ import annotations
@@ -172,8 +173,9 @@ def _sbdh(sbdh: dict, version: str, created: str) -> etree._Element:
     _sub(head, f"{{{SBDH_NS}}}HeaderVersion").text = "1.0"
     for role in ("sender", "receiver"):
         party = _sub(head, f"{{{SBDH_NS}}}{role.capitalize()}")
-        identifier = _sub(party, f"{{{SBDH_NS}}}Identifier", Authority="GS1")
-        identifier.text = _required(sbdh, role, "sbdh")
+        value = _required(sbdh, role, "sbdh")
+        authority = "SGLN" if value.startswith("urn:epc:id:sgln:") else "GS1"  # the SGLN form DSCSA guidance uses
+        _sub(party, f"{{{SBDH_NS}}}Identifier", Authority=authority).text = value
     document = _sub(head, f"{{{SBDH_NS}}}DocumentIdentification")
     for name, value in (("Standard", "EPCglobal"), ("TypeVersion", version),
                         ("InstanceIdentifier", _required(sbdh, "instanceIdentifier", "sbdh")),
@@ -194,7 +196,7 @@ class _EventWriter:
         if kind not in known:
             raise EpcisXmlError(f"{where}: type {kind!r} has no EPCIS {self.version} XML form here "
                                 f"(known: {sorted(known)})")
-        for needed in ("eventTime", "eventTimeZoneOffset", "action") if kind != "TransformationEvent" else ():
+        for needed in ("eventTime", "eventTimeZoneOffset", "action"):
             _required(event, needed, where)
         root = etree.Element(kind, nsmap=self.nsmap)
         if self.version == "2.0":

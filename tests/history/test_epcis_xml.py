@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 XSD = REPO.parent / "shared" / "standards" / "epcis" / "xsd"
 MAIN_XSD = {"2.0": XSD / "2.0" / "EPCglobal-epcis-2_0.xsd", "1.2": XSD / "1.2" / "EPCglobal-epcis-1_2.xsd"}
 NS = {"2.0": "urn:epcglobal:epcis:xsd:2", "1.2": "urn:epcglobal:epcis:xsd:1"}
-SBDH = {"sender": "0614141000005", "receiver": "0614141999996", "instanceIdentifier": "tagtrail-test-1"}
+SBDH = {"sender": "urn:epc:id:sgln:0614141.00000.0", "receiver": "0614141999996", "instanceIdentifier": "tagtrail-test-1"}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_xml_2_0_and_1_2_are_valid_against_gs1_xsds(exported, schemas):
         assert root.findall("EPCISHeader/extension/EPCISMasterData/VocabularyList/Vocabulary")
         assert root.find("EPCISBody/EventList/ObjectEvent/{urn:tagtrail:epcis:}movementType") is not None
     sender = root_1.find(".//{http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader}Sender/")
-    assert sender.text == SBDH["sender"]
+    assert (sender.text, sender.get("Authority")) == (SBDH["sender"], "SGLN")
 
 
 def test_xml_carries_the_json_ld_events_with_the_same_ids(exported, schemas):
