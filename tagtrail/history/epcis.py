@@ -14,18 +14,26 @@ in_transit and no bizLocation (CBV: after it the objects are at no business loca
 door they left by is `tagtrail:shippedVia`). movement_history, which this reads, already hides the
 `departed` that histories stored before migration 0005 carry after it, so no export holds a shipping and
 a departing event for one exit.
+
+Any scope (one item, a time range, a location) comes out of `iter_events` as finished, hashed events in
+time order, read in bounded pages; `write_epcis_json` streams them into a document, head first, so an
+export of any size holds one page of events, never the list. A range export's header describes all the
+site's places that have a GS1 id, not only those its events use: the header is written before the first
+event is read, and a second pass over the range to find the used ones would cost a second full read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import json
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 from urllib.parse import quote
 
 from tagtrail.config import SiteConfig
 from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.event_hash import event_hash
-from tagtrail.history.queries import NamedQuery, run
+from tagtrail.history.queries import NamedQuery, events_in_range, run
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 TAGTRAIL_CONTEXT = {"tagtrail": "urn:tagtrail:epcis:"}
@@ -56,16 +64,47 @@ ORDER BY event_time, event_id
 def export_epcis(client: Any, item_key: str, *, now: dt.datetime | None = None, site: SiteConfig | None = None,
                  digital_link: bool = False) -> dict:
     """The EPCISDocument for one item; an item without movements gives an empty event list. `site` names
-    the places (SGLNs, master data, time zone); `digital_link` names them https://id.gs1.org/414/..."""
-    names, rows = run(client, ITEM_EVENTS, item_key=item_key)
-    events = [dict(zip(names, row)) for row in rows]
-    epc_uri = next((e["epc_uri"] for e in events if e["epc_uri"]), None)
+    the places (SGLNs, master data, time zone); `digital_link` names them https://id.gs1.org/414/...
+    One item's events are few, so they are listed, and the header describes just the places they use."""
     places = EpcisPlaces.of(site, digital_link=digital_link)
-    exported = [object_event(e, item_key, epc_uri, places) for e in events]
-    return document(exported, now=now, header=places.master_data())
+    events = list(iter_events(client, item_key=item_key, places=places))
+    doc = document_head(now=now, header=places.master_data())
+    doc["epcisBody"] = {"eventList": events}
+    return doc
 
 
-def document(events: list[dict], *, now: dt.datetime | None = None, header: dict | None = None) -> dict:
+def iter_events(client: Any, *, item_key: str | None = None, since: dt.datetime | None = None,
+                until: dt.datetime | None = None, location: str | None = None, site: SiteConfig | None = None,
+                digital_link: bool = False, places: EpcisPlaces | None = None,
+                page_size: int = 10_000) -> Iterator[dict]:
+    """Finished ObjectEvents (eventID set last) in (event_time, event_id) order: one item's history, or
+    the movements in [since, until) at `location` (each optional), read `page_size` at a time. An event
+    is the same, eventID included, whichever scope exported it. `places` (else made from `site` and
+    `digital_link`) records the places used, for a header written after the events."""
+    places = places or EpcisPlaces.of(site, digital_link=digital_link)
+    if item_key is not None:
+        if since is not None or until is not None or location is not None:
+            raise ValueError("iter_events: give an item_key or a range (since/until/location), not both")
+        names, rows = run(client, ITEM_EVENTS, item_key=item_key)
+        events = [dict(zip(names, row)) for row in rows]
+        epc_uri = next((e["epc_uri"] for e in events if e["epc_uri"]), None)
+        for event in events:
+            yield with_event_id(object_event(event, item_key, epc_uri, places))
+        return
+    for row in events_in_range(client, since, until, location, page_size=page_size):
+        yield with_event_id(object_event(row, row["item_key"], row["item_epc_uri"], places))
+
+
+def site_master_data(places: EpcisPlaces) -> dict | None:
+    """Master data for every place of the site with a GS1 id: a streamed header cannot wait for the events."""
+    for location_id in places.locations:
+        places.location(location_id)
+    for read_point_id in places.read_points:
+        places.read_point(read_point_id)
+    return places.master_data()
+
+
+def document_head(*, now: dt.datetime | None = None, header: dict | None = None) -> dict:
     doc: dict[str, Any] = {
         "@context": [EPCIS_CONTEXT, TAGTRAIL_CONTEXT],
         "type": "EPCISDocument",
@@ -74,8 +113,29 @@ def document(events: list[dict], *, now: dt.datetime | None = None, header: dict
     }
     if header:
         doc["epcisHeader"] = header
+    return doc
+
+
+def document(events: list[dict], *, now: dt.datetime | None = None, header: dict | None = None) -> dict:
+    doc = document_head(now=now, header=header)
     doc["epcisBody"] = {"eventList": [with_event_id(e) for e in events]}  # last: each hash covers its finished event
     return doc
+
+
+def write_epcis_json(out: IO[str], header: dict | None, events: Iterable[dict], *,
+                     now: dt.datetime | None = None) -> int:
+    """Streams the EPCISDocument of `events` (finished, as iter_events yields them) to `out`, each event
+    written as it comes, and returns how many. The text is exactly `json.dumps(document, indent=2)` of the
+    same document, so a streamed export reads like the one-item one did."""
+    head = json.dumps(document_head(now=now, header=header), indent=2)
+    out.write(head[:-2] + ',\n  "epcisBody": {\n    "eventList": [')
+    count = 0
+    for event in events:
+        text = json.dumps(event, indent=2).replace("\n", "\n      ")
+        out.write(("," if count else "") + "\n      " + text)
+        count += 1
+    out.write("\n    ]\n  }\n}\n" if count else "]\n  }\n}\n")
+    return count
 
 
 def object_event(row: dict, item_key: str, epc_uri: str | None, places: EpcisPlaces | None = None) -> dict:
