@@ -270,6 +270,7 @@ SELECT event_id, event_time, recorded_at, item_key, epc_uri, action, biz_step, d
 FROM movement_history
 WHERE event_time >= {since:DateTime64(6, 'UTC')} AND event_time < {until:DateTime64(6, 'UTC')}
   AND ({location:String} = '' OR ifNull(to_location, from_location) = {location:String})
+  AND event_time >= {after_time:DateTime64(6, 'UTC')}  -- implied by the key below; said so partitions and granules are skipped
   AND (event_time, event_id, item_key) > ({after_time:DateTime64(6, 'UTC')}, {after_id:String}, {after_item:String})
 ORDER BY event_time, event_id, item_key
 LIMIT {limit:UInt32}
