@@ -84,15 +84,24 @@ def _top_level_problem(frame: bytes, pos: int, end: int) -> str | None:
     if frame[pos] & 0x80:
         return (f"a TV parameter (type {frame[pos] & 0x7F}) {where} stands outside any TagReportData, where "
                 f"only TLV parameters may; {end - pos} bytes from there cannot be read")
-    if end - pos < 4:
-        return f"{end - pos} stray byte(s) {where}: too short for a parameter header"
-    ptype, length = _TLV_HEADER.unpack_from(frame, pos)
-    name = parameter_name(ptype & 0x3FF)
+    return _tlv_header(frame, pos, end, where, "the message")[0]
+
+
+def _tlv_header(data: bytes, at: int, end: int, where: str, within: str) -> tuple[str | None, int, int]:
+    """(why the TLV parameter header at `at` does not fit before `end`, or None; its type; its length).
+
+    One check for a top-level parameter and a parameter inside a TagReportData; `within` names the
+    container whose remaining bytes the length is measured against."""
+    if end - at < 4:
+        return f"{end - at} stray byte(s) {where}: too short for a parameter header", 0, 0
+    ptype, length = _TLV_HEADER.unpack_from(data, at)
     if length < 4:
-        return f"{name} {where} declares {length} bytes, less than its own 4-byte header"
-    if pos + length > end:
-        return f"{name} {where} declares {length} bytes but the message has {end - pos} left"
-    return None
+        return (f"{parameter_name(ptype & 0x3FF)} {where} declares {length} bytes, less than its own 4-byte header",
+                ptype, length)
+    if at + length > end:
+        return (f"{parameter_name(ptype & 0x3FF)} {where} declares {length} bytes but {within} has {end - at} left",
+                ptype, length)
+    return None, ptype, length
 
 
 def entry_problem(data: bytes, start: int, end: int) -> str | None:
@@ -112,15 +121,11 @@ def entry_problem(data: bytes, start: int, end: int) -> str | None:
                         f"bytes, its TagReportData has {end - at - 1} left")
             at += 1 + size
             continue
-        if end - at < 4:
-            return f"{end - at} stray byte(s) {where}: too short for a parameter header"
-        ptype, length = _TLV_HEADER.unpack_from(data, at)
-        name = parameter_name(ptype & 0x3FF)
-        if length < 4:
-            return f"{name} {where} declares {length} bytes, less than its own 4-byte header"
-        if at + length > end:
-            return f"{name} {where} declares {length} bytes but its TagReportData has {end - at} left"
+        problem, ptype, length = _tlv_header(data, at, end, where, "its TagReportData")
+        if problem is not None:
+            return problem
         if ptype & 0x3FF == frames.P_EPC_DATA and length < 6:
-            return f"{name} {where} is {length} bytes: no room for its 2-byte EPCLengthBits field"
+            return (f"{parameter_name(ptype & 0x3FF)} {where} is {length} bytes: "
+                    "no room for its 2-byte EPCLengthBits field")
         at += length
     return None
