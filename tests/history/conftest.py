@@ -39,3 +39,13 @@ def store(client, movements: list[Movement], *, first_offset: int = 0) -> None:
     writer = MovementWriter(client, wait=lambda s: True, backoff=lambda a: 0.1)
     rejected = writer.write(PartitionBatch("test.movements", 0, records))
     assert rejected == []
+
+
+def store_for_cli(settings: ClickHouseSettings, movements: list[Movement]) -> None:
+    """Stores movements through a client of its own and closes it before a `tagtrail` command runs
+    (embedded chdb opens a data folder in one process at a time)."""
+    client = connect_clickhouse(settings)
+    try:
+        store(client, movements)
+    finally:
+        client.close()

@@ -12,7 +12,7 @@ from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.events import Identity, Movement
 from tagtrail.history import queries
 from tagtrail.history.migrations import bundled_migrations
-from tests.history.conftest import store
+from tests.history.conftest import store, store_for_cli
 from tests.history.scenario import warehouse_day
 from tests.services import REPO
 
@@ -30,11 +30,7 @@ def test_cli_answers_for_an_item_given_as_epc_uri_or_barcode(clickhouse_settings
     assert f"applied {len(bundled_migrations())} migration(s)" in migrated.stdout
     assert "none (up to date)" in tagtrail("migrate", "--site", str(site)).stdout
 
-    client = connect_clickhouse(clickhouse_settings)  # chdb: one process per folder, so close before the CLI runs
-    try:
-        store(client, warehouse_day())
-    finally:
-        client.close()
+    store_for_cli(clickhouse_settings, warehouse_day())
 
     where = tagtrail("where", "urn:epc:id:sgtin:0614141.012345.1", "--site", str(site))
     assert where.returncode == 0, where.stderr
@@ -86,11 +82,7 @@ def test_cli_says_which_door_a_shipped_item_left_by_and_answers_in_json(clickhou
                         {"id": "pick-face-1", "location": "pick-face-1", "kind": "pick_face", "zone": "picking"}]}))
     migrated = tagtrail("migrate", "--site", str(site))  # writes the site's zones too
     assert migrated.returncode == 0, migrated.stderr
-    client = connect_clickhouse(clickhouse_settings)
-    try:
-        store(client, warehouse_day())
-    finally:
-        client.close()
+    store_for_cli(clickhouse_settings, warehouse_day())
 
     shipped = tagtrail("where", "01/00614141123452/21/3", "--site", str(site))
     assert shipped.returncode == 0, shipped.stderr

@@ -10,11 +10,10 @@ from pathlib import Path
 import yaml
 from structlog.testing import capture_logs
 
-from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import load_site
 from tagtrail.history.epcis import export_epcis
 from tagtrail.history.migrations import migrate
-from tests.history.conftest import store
+from tests.history.conftest import store, store_for_cli
 from tests.history.scenario import HOUR, T0, item_key, mv, warehouse_day
 from tests.history.test_cli import tagtrail
 from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
@@ -112,11 +111,7 @@ def test_cli_epcis_takes_the_site_and_digital_link(clickhouse_settings, tmp_path
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(text))
     assert tagtrail("migrate", "--site", str(site)).returncode == 0
-    client = connect_clickhouse(clickhouse_settings)  # chdb: one process per folder, so close before the CLI runs
-    try:
-        store(client, warehouse_day())
-    finally:
-        client.close()
+    store_for_cli(clickhouse_settings, warehouse_day())
     sgln = tagtrail("epcis", "urn:epc:id:sgtin:0614141.012345.1", "--site", str(site))
     assert sgln.returncode == 0, sgln.stderr
     assert json.loads(sgln.stdout)["epcisBody"]["eventList"][1]["readPoint"] == {"id": SGLN + "aisle-a"}

@@ -13,13 +13,12 @@ from typing import ClassVar
 import yaml
 from lxml import etree
 
-from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.history.epcis import export_epcis, iter_events, site_master_data, write_epcis_json
 from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.migrations import migrate
 from tagtrail.history.queries import EVENTS_IN_RANGE, ITEM_EPC_URIS
 from tagtrail_cli.commands.items import with_progress
-from tests.history.conftest import store
+from tests.history.conftest import store, store_for_cli
 from tests.history.scenario import GTIN, HOUR, T0, item_key, mv, warehouse_day
 from tests.history.test_cli import tagtrail
 from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
@@ -96,11 +95,7 @@ def test_cli_range_export_to_a_file_and_clear_exits(clickhouse_settings, tmp_pat
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump({"clickhouse": {"dsn": clickhouse_settings.dsn, "database": clickhouse_settings.database}}))
     assert tagtrail("migrate", "--site", str(site)).returncode == 0
-    client = connect_clickhouse(clickhouse_settings)  # chdb: one process per folder, so close before the CLI runs
-    try:
-        store(client, warehouse_day())
-    finally:
-        client.close()
+    store_for_cli(clickhouse_settings, warehouse_day())
     out = tmp_path / "range.json"
     naive = at(T0 + HOUR // 2).replace(tzinfo=None).isoformat()  # no offset: UTC
     done = tagtrail("epcis", "--since", naive, "--until", at(T0 + 4 * HOUR).isoformat(), "--site", str(site), "--out", str(out))
