@@ -187,10 +187,6 @@ def vocabulary(value: str, cbv: frozenset[str], kind: str) -> str:
     return value if value in cbv else f"urn:tagtrail:{kind}:{quote(value, safe='')}"
 
 
-def site_uri(kind: str, value: str) -> str:
-    return f"urn:tagtrail:{kind}:{quote(value, safe='')}"
-
-
 def with_event_id(event: dict) -> dict:
     """The event with its eventID: the CBV 2.0 canonical event hash of the event as exported, so a partner
     recomputes the same ID from what it received. Called last, on finished events: a field set after it
