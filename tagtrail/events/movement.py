@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import msgspec
 
 from tagtrail.events.identity import Identity
@@ -35,3 +37,6 @@ class Movement(msgspec.Struct, frozen=True, kw_only=True):
     source_event_ids: list[str] = msgspec.field(default_factory=list)
     # Live mode only: not decided yet, replaced by the decided version (same event_id) or retracted.
     provisional: bool = False
+    # AI 10 / AI 17 the item is known by when the movement was decided (null when none is known).
+    lot: str | None = None
+    expiry: dt.date | None = None
