@@ -33,6 +33,14 @@ class Topics:
         return f"{self.prefix}.movements"
 
     @property
+    def transactions(self) -> str:
+        return f"{self.prefix}.transactions"
+
+    @property
+    def item_master(self) -> str:
+        return f"{self.prefix}.item-master"
+
+    @property
     def dead_letters(self) -> str:
         return f"{self.prefix}.deadletters"
 
@@ -49,6 +57,8 @@ class Topics:
             TopicSpec(self.reads, "item key", "TagRead: raw LLRP tag reads"),
             TopicSpec(self.scans, "item key", "Scan: accepted handheld scans"),
             TopicSpec(self.movements, "item key", "Movement: smoothed, located movements with EPCIS step/disposition"),
+            TopicSpec(self.transactions, "transaction id", "BusinessTransaction: shipments and receipts, every open/close"),
+            TopicSpec(self.item_master, "item key", "ItemMaster: lot and expiry per item", compacted=True),
             TopicSpec(self.dead_letters, "source id", "DeadLetter: rejected input with the reason", partitions=1),
             TopicSpec(self.schemas, "schema fingerprint", "Avro writer schemas (single-object encoding)", compacted=True, partitions=1),
             TopicSpec(self.processor_state, "item key", "processor state changelog", compacted=True),

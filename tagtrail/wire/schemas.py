@@ -12,7 +12,7 @@ from typing import Any
 import fastavro
 import fastavro.schema
 
-from tagtrail.events import DeadLetter, Movement, Scan, TagRead
+from tagtrail.events import BusinessTransaction, DeadLetter, ItemMaster, Movement, Scan, TagRead
 
 NAMESPACE = "tagtrail.events"
 EVENT_TYPES: dict[str, type] = {
@@ -20,6 +20,8 @@ EVENT_TYPES: dict[str, type] = {
     "Scan": Scan,
     "Movement": Movement,
     "DeadLetter": DeadLetter,
+    "BusinessTransaction": BusinessTransaction,
+    "ItemMaster": ItemMaster,
 }
 
 
@@ -43,7 +45,7 @@ class SchemaRef:
         # fastavro returns the CRC-64-AVRO fingerprint already in the little-endian byte order
         # that single-object encoding puts on the wire.
         fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
-        plain = fastavro.parse_schema(_without_timestamp_logical_types(fastavro.schema.expand_schema(schema)))
+        plain = fastavro.parse_schema(_without_timestamp_logical_types(_expanded(schema)))
         return cls(
             name=parsed["name"],
             schema=schema,
@@ -79,5 +81,26 @@ def bundled_schema(name: str) -> SchemaRef:
     folder = resources.files("tagtrail_schemas") / "avro"
     with resources.as_file(folder / f"{NAMESPACE}.{name}.avsc") as path:
         loaded = fastavro.schema.load_schema(str(path), _write_hint=False)
-    expanded = fastavro.schema.expand_schema(loaded)
-    return SchemaRef.from_schema(expanded)
+    return SchemaRef.from_schema(_expanded(loaded))
+
+
+def _expanded(schema: Any) -> Any:
+    """`schema` with named types inlined, each defined once."""
+    return _defined_once(fastavro.schema.expand_schema(schema), set())
+
+
+def _defined_once(node: Any, defined: set[str]) -> Any:
+    """The expanded schema with each named type defined at its first use and referenced by name after.
+
+    fastavro's expand_schema inlines a named type at every use, which Avro forbids when one type is
+    used twice (BusinessTransaction's sources and destinations are both PartyOrPlace).
+    """
+    if isinstance(node, list):
+        return [_defined_once(v, defined) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") in ("record", "enum", "fixed") and "name" in node:
+        if node["name"] in defined:
+            return node["name"]
+        defined.add(node["name"])
+    return {k: _defined_once(v, defined) for k, v in node.items()}
