@@ -32,9 +32,10 @@ quantityList, sourceList, destinationList and ilmd go in the event's `extension`
   `sbdh` to keep it.
 - AssociationEvent does not exist in 1.2: a clear error, not a silent drop.
 
-`sbdh` (both versions, optional): {"sender": GLN or SGLN URI, "receiver": GLN or SGLN URI,
-"instanceIdentifier": str}, the standard business document header naming who sends the document to whom
-(Identifier Authority "SGLN" for an `urn:epc:id:sgln:` value, else "GS1").
+`sbdh` (both versions, optional): a DocumentHeader from tagtrail/history/document_header.py's
+`document_header(sender, receiver)`, the standard business document header naming who sends the
+document to whom (validated GLN or SGLN; that module says which Authority each gets and where the
+JSON-LD carries the same parties).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from typing import Any
 import structlog
 from lxml import etree
 
+from tagtrail.history.document_header import DocumentHeader
 from tagtrail.history.epcis import TAGTRAIL_CONTEXT, _time
 
 log = structlog.get_logger(__name__)
@@ -97,7 +99,8 @@ class EpcisXmlError(ValueError):
 
 
 def write_epcis_xml(out: typing.TextIO, header: dict, events: collections.abc.Iterable[dict], *,
-                    version: str = "2.0", now: dt.datetime | None = None, sbdh: dict | None = None) -> int:
+                    version: str = "2.0", now: dt.datetime | None = None,
+                    sbdh: DocumentHeader | None = None) -> int:
     """Writes one EPCISDocument to `out`, pulling events from `events` one at a time; returns how many."""
     if version not in EPCIS_NS:
         raise EpcisXmlError(f"EPCIS XML version {version!r} is not one of {sorted(EPCIS_NS)}")
@@ -137,7 +140,7 @@ class _TextSink:
         self.out.write(self.decoder.decode(data))
 
 
-def _header(version: str, header: dict, sbdh: dict | None, created: str) -> etree._Element | None:
+def _header(version: str, header: dict, sbdh: DocumentHeader | None, created: str) -> etree._Element | None:
     master = (header.get("epcisMasterData") or {}).get("vocabularyList")
     if version == "1.2" and not sbdh:
         if master:
@@ -168,17 +171,15 @@ def _header(version: str, header: dict, sbdh: dict | None, created: str) -> etre
     return head
 
 
-def _sbdh(sbdh: dict, version: str, created: str) -> etree._Element:
+def _sbdh(sbdh: DocumentHeader, version: str, created: str) -> etree._Element:
     head = etree.Element(f"{{{SBDH_NS}}}StandardBusinessDocumentHeader")
     _sub(head, f"{{{SBDH_NS}}}HeaderVersion").text = "1.0"
-    for role in ("sender", "receiver"):
-        party = _sub(head, f"{{{SBDH_NS}}}{role.capitalize()}")
-        value = _required(sbdh, role, "sbdh")
-        authority = "SGLN" if value.startswith("urn:epc:id:sgln:") else "GS1"  # the SGLN form DSCSA guidance uses
-        _sub(party, f"{{{SBDH_NS}}}Identifier", Authority=authority).text = value
+    for role, party in (("Sender", sbdh.sender), ("Receiver", sbdh.receiver)):
+        element = _sub(head, f"{{{SBDH_NS}}}{role}")
+        _sub(element, f"{{{SBDH_NS}}}Identifier", Authority=party.authority).text = party.identifier
     document = _sub(head, f"{{{SBDH_NS}}}DocumentIdentification")
     for name, value in (("Standard", "EPCglobal"), ("TypeVersion", version),
-                        ("InstanceIdentifier", _required(sbdh, "instanceIdentifier", "sbdh")),
+                        ("InstanceIdentifier", sbdh.instance_identifier),
                         ("Type", "Events"), ("CreationDateAndTime", created)):
         _sub(document, f"{{{SBDH_NS}}}{name}").text = value
     return head

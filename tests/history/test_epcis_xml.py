@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from tagtrail.config import load_site
-from tagtrail.history.epcis import export_epcis
+from tagtrail.history.document_header import DocumentHeaderError, document_header
+from tagtrail.history.epcis import document_head, export_epcis, with_event_id
 from tagtrail.history.epcis_xml import EpcisXmlError, write_epcis_xml
 from tagtrail.history.migrations import migrate
 from tests.history.conftest import store
 from tests.history.scenario import item_key, seen_now, warehouse_day
+from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (epcis_schema is a fixture)
 
 etree = pytest.importorskip("lxml.etree", reason="lxml is needed to write and validate EPCIS XML")
 
@@ -21,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 XSD = REPO.parent / "shared" / "standards" / "epcis" / "xsd"
 MAIN_XSD = {"2.0": XSD / "2.0" / "EPCglobal-epcis-2_0.xsd", "1.2": XSD / "1.2" / "EPCglobal-epcis-1_2.xsd"}
 NS = {"2.0": "urn:epcglobal:epcis:xsd:2", "1.2": "urn:epcglobal:epcis:xsd:1"}
-SBDH = {"sender": "urn:epc:id:sgln:0614141.00000.0", "receiver": "0614141999996", "instanceIdentifier": "tagtrail-test-1"}
+SBDH = document_header("urn:epc:id:sgln:0614141.00000.0", "0614141999996", instance_identifier="tagtrail-test-1")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def test_xml_2_0_and_1_2_are_valid_against_gs1_xsds(exported, schemas):
         assert root.findall("EPCISHeader/extension/EPCISMasterData/VocabularyList/Vocabulary")
         assert root.find("EPCISBody/EventList/ObjectEvent/{urn:tagtrail:epcis:}movementType") is not None
     sender = root_1.find(".//{http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader}Sender/")
-    assert (sender.text, sender.get("Authority")) == (SBDH["sender"], "SGLN")
+    assert (sender.text, sender.get("Authority")) == ("urn:epc:id:sgln:0614141.00000.0", "SGLN")
 
 
 def test_xml_carries_the_json_ld_events_with_the_same_ids(exported, schemas):
@@ -150,3 +152,38 @@ def test_1_2_keeps_2_0_only_fields_as_foreign_extensions_and_refuses_what_it_can
         render({}, [event | {"madeUp": 1}], "2.0")
     with pytest.raises(EpcisXmlError, match="eventTimeZoneOffset"):
         render({}, [{k: v for k, v in event.items() if k != "eventTimeZoneOffset"}], "2.0")
+
+
+def test_document_header_checks_each_party_and_names_it_alike_in_json_ld_and_sbdh(schemas):
+    header = document_header("https://id.gs1.org/417/0614141000005", "urn:epc:id:sgln:0614141.00001.door2",
+                             new_id=lambda: "doc-1")
+    assert header.json_fields() == {"instanceIdentifier": "doc-1", "sender": "0614141000005",
+                                    "receiver": "urn:epc:id:sgln:0614141.00001.door2"}
+    assert document_header("urn:epc:id:pgln:0614141.00000", "0614141999996").sender.identifier == "0614141000005"
+    assert document_header("0614141000005", "0614141999996").instance_identifier != \
+        document_header("0614141000005", "0614141999996").instance_identifier  # a new document, a new id
+    with pytest.raises(DocumentHeaderError, match=r"receiver '0614141000006'.*check digit"):
+        document_header("0614141000005", "0614141000006")
+    with pytest.raises(DocumentHeaderError, match=r"sender 'door-2'.*13 digits"):
+        document_header("door-2", "0614141000005")
+    with pytest.raises(DocumentHeaderError, match=r"sender 'urn:epc:id:sgln:0614141.0000.0'"):
+        document_header("urn:epc:id:sgln:0614141.0000.0", "0614141000005")
+    sbdh_ns = "{http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader}"
+    for version in ("2.0", "1.2"):
+        xml = render({}, [synthetic_event(1, dt.datetime.now(dt.UTC))], version, sbdh=header)
+        assert_valid(xml, schemas[version])
+        root = etree.fromstring(xml.encode())
+        found = [(e.text, e.get("Authority")) for e in root.iter(f"{sbdh_ns}Identifier")]
+        assert found == [("0614141000005", "GS1"), ("urn:epc:id:sgln:0614141.00001.door2", "SGLN")]
+        assert root.findtext(f".//{sbdh_ns}InstanceIdentifier") == "doc-1"
+        assert root.findtext(f".//{sbdh_ns}TypeVersion") == version
+
+
+def test_json_ld_document_with_sender_and_receiver_is_schema_valid(epcis_schema):
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    doc = document_head(now=start) | document_header("0614141000005", "0614141999996").json_fields()
+    doc["epcisBody"] = {"eventList": [with_event_id(synthetic_event(1, start))]}
+    validate(doc, epcis_schema)
+    with pytest.raises(AssertionError):  # the schema admits them at the root only, not in epcisHeader
+        validate(document_head(now=start, header={"sender": "0614141000005"}) | {"epcisBody": doc["epcisBody"]},
+                 epcis_schema)
