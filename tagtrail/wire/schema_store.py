@@ -7,7 +7,10 @@ fingerprint; a reader that meets an unknown fingerprint reads that topic once mo
 
 from __future__ import annotations
 
+import json
 import uuid
+from functools import cache
+from importlib import resources
 from typing import Protocol
 
 from tagtrail.wire.schemas import EVENT_TYPES, SchemaRef, bundled_schema
@@ -20,10 +23,13 @@ class SchemaStore(Protocol):
 
 
 class LocalSchemaStore:
-    """The schemas this build ships, plus any registered in this process."""
+    """The schemas this build ships, the previous versions it ships (avro/previous/, so that records
+    still in a topic from before an upgrade decode), plus any registered in this process."""
 
     def __init__(self) -> None:
         self._by_fingerprint: dict[bytes, SchemaRef] = {}
+        for ref in previous_schemas():
+            self.register(ref)
         for name in EVENT_TYPES:
             self.register(bundled_schema(name))
 
@@ -32,6 +38,16 @@ class LocalSchemaStore:
 
     def lookup(self, fingerprint: bytes) -> SchemaRef | None:
         return self._by_fingerprint.get(fingerprint)
+
+
+@cache
+def previous_schemas() -> tuple[SchemaRef, ...]:
+    """Earlier versions of the bundled schemas, named types inlined (schemas/tagtrail_schemas/avro/previous/)."""
+    folder = resources.files("tagtrail_schemas") / "avro" / "previous"
+    if not folder.is_dir():
+        return ()
+    return tuple(SchemaRef.from_schema(json.loads(f.read_text())) for f in sorted(folder.iterdir(), key=lambda f: f.name)
+            if f.name.endswith(".avsc"))
 
 
 class KafkaSchemaStore(LocalSchemaStore):

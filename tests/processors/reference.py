@@ -51,4 +51,4 @@ def fold(published) -> dict[str, list[tuple]]:
 
 def key_fields(m: Movement) -> tuple:
     return (m.event_id, m.movement_type, m.event_time, m.from_location, m.to_location, m.read_point, m.biz_step,
-            m.disposition, m.direction, m.anomaly, tuple(m.source_event_ids))
+            m.disposition, m.direction, m.anomaly, tuple(m.source_event_ids), m.lot, m.expiry)

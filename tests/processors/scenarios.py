@@ -5,6 +5,7 @@ Times are seconds after T0 in the helpers and microseconds on the events, as on 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from tagtrail.config import parse_site
@@ -62,12 +63,12 @@ class Script:
         return self
 
     def scan(self, item: Identity, action: str, at_s: float, location: str | None = None, uploaded_s: float | None = None,
-             n: int = 0) -> Script:
+             n: int = 0, lot: str | None = None, expiry: dt.date | None = None) -> Script:
         at = T0 + round(at_s * S)
         self.scans.append(Scan(
             event_id=f"hh-1/up-{at}/{n}", device_id="hh-1", upload_id=f"up-{at}", raw_data="(01)...", identity=item,
             action=action, scanned_at=at, uploaded_at=T0 + round((uploaded_s if uploaded_s is not None else at_s) * S),
-            location=location))
+            location=location, lot=lot, expiry=expiry))
         return self
 
     def events(self) -> list[TagRead | Scan]:

@@ -92,6 +92,10 @@ def _random_site_script(seed: int) -> Script:
         if rng.random() < 0.5:
             s.scan(item, rng.choice(["receive", "putaway", "pick", "pack", "ship", "count"]), rng.uniform(0, t),
                    location=rng.choice([None, "storage-a", "dock-door-1"]), uploaded_s=t + 100, n=n)
+        lots = random.Random(seed * 1000 + n)  # its own generator: the draws above stay what they were
+        for k in range(lots.randint(0, 3)):  # count scans naming a lot: learned, repeated or a mismatch
+            s.scan(item, "count", lots.uniform(0, t), uploaded_s=t + lots.uniform(100, 3600), n=10 + k,
+                   lot=lots.choice(["L1", "L2"]))
     return sentinels(3, 5000, s)
 
 

@@ -39,7 +39,7 @@ def shifted(events: list[TagRead | Scan], by_us: int) -> list[TagRead | Scan]:
 
 def history_without_ids(events, by_us: int = 0) -> dict[str, list[tuple]]:
     """Per item: (type, event time minus `by_us`, from, to, read point, step, disposition, direction,
-    anomaly, sources), by event time. Event ids are left out: they hash the event time, which the shift
+    anomaly, sources, lot, expiry), by event time. Event ids are left out: they hash the event time, which the shift
     changes (and with it the order of two movements at the same time, which the history sorts by id)."""
     folded = fold(run_core(TWO_DOORS, events)[0])
     return {item: sorted(((r[1], r[2] - by_us, *r[3:]) for r in rows), key=lambda r: (r[1], repr(r)))
@@ -54,8 +54,9 @@ segment = st.tuples(
     st.integers(-84, -45),  # RSSI
 )
 scan = st.tuples(st.sampled_from(["receive", "putaway", "pick", "pack", "ship", "count"]), st.integers(0, 300),
-                 st.sampled_from([None, "storage-a", "dock-door-1"]))
-item_plan = st.tuples(st.lists(segment, min_size=1, max_size=6), st.lists(scan, max_size=2))
+                 st.sampled_from([None, "storage-a", "dock-door-1"]),
+                 st.sampled_from([None, "L1", "L2"]))  # the lot it names: learned, repeated or a mismatch
+item_plan = st.tuples(st.lists(segment, min_size=1, max_size=6), st.lists(scan, max_size=3))
 
 
 def build(plans) -> Script:
@@ -69,8 +70,8 @@ def build(plans) -> Script:
             start += after / 100
             s.dwell(item, rp, start, start + length / 10, every / 10, rssi=rssi, reader=rp)
             end = max(end, start + length / 10)
-        for k, (action, at, location) in enumerate(scans):
-            s.scan(item, action, at / 10, location=location, uploaded_s=end + 60, n=k)
+        for k, (action, at, location, lot) in enumerate(scans):
+            s.scan(item, action, at / 10, location=location, uploaded_s=end + 60, n=k, lot=lot)
     return sentinels(3, 5000, s)
 
 

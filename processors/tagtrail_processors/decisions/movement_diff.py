@@ -22,6 +22,7 @@ Semantics of the movements topic (what "exactly once" and "same history" mean he
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import msgspec
@@ -46,6 +47,8 @@ class Emitted(msgspec.Struct, array_like=True):
     anomaly: str | None
     sources: list[str]
     provisional: bool = False  # last in the array: states written before live mode existed still decode
+    lot: str | None = None  # after it, likewise for states written before lots were kept
+    expiry: dt.date | None = None
 
 
 def movement_id(item_key: str, t: Transition) -> str:
@@ -73,7 +76,7 @@ def _same(e: Emitted, t: Transition) -> bool:
     return (e.movement_type == t.movement_type and e.event_time == t.event_time and e.from_location == t.from_location
             and e.to_location == t.to_location and e.read_point == t.read_point and e.biz_step == t.biz_step
             and e.disposition == t.disposition and e.direction == t.direction and e.anomaly == t.anomaly
-            and e.sources == t.sources and e.provisional == t.provisional)
+            and e.sources == t.sources and e.provisional == t.provisional and e.lot == t.lot and e.expiry == t.expiry)
 
 
 def _movement(event_id: str, identity: Identity, e: Emitted, recorded_at: int, anomaly: str | None) -> Movement:
@@ -81,7 +84,7 @@ def _movement(event_id: str, identity: Identity, e: Emitted, recorded_at: int, a
         event_id=event_id, identity=identity, movement_type=e.movement_type, biz_step=e.biz_step,
         disposition=e.disposition, event_time=e.event_time, recorded_at=recorded_at, from_location=e.from_location,
         to_location=e.to_location, read_point=e.read_point, direction=e.direction, anomaly=anomaly,
-        source_event_ids=list(e.sources), provisional=e.provisional,
+        source_event_ids=list(e.sources), provisional=e.provisional, lot=e.lot, expiry=e.expiry,
     )
 
 
@@ -101,7 +104,7 @@ def diff(item_key: str, identity: Identity, transitions: list[Transition], emitt
         if old is not None and _same(old, t):
             continue
         e = Emitted(t.movement_type, t.event_time, t.from_location, t.to_location, t.read_point, t.biz_step,
-                    t.disposition, t.direction, t.anomaly, list(t.sources), t.provisional)
+                    t.disposition, t.direction, t.anomaly, list(t.sources), t.provisional, t.lot, t.expiry)
         emitted[event_id] = e
         out.append((_movement(event_id, identity, e, recorded_at, t.anomaly), False))
     for event_id in [k for k in emitted if k not in seen]:

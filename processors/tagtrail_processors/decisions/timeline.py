@@ -25,6 +25,14 @@ crossing did not ship: it becomes `missing` (tracker) after `missing_after_s`, d
 An event that changes nothing (same location, read point, step and disposition as the item has)
 is not emitted: see `_Sweep.changes_nothing`.
 
+Lot (AI 10) and expiry (AI 17): the item is known by the lot of its earliest scan (by scanned_at, then
+event id) that carries one, and likewise for expiry, so the same log gives the same lot whatever order
+the scans were uploaded in. Every transition carries the lot and expiry known at its event time (none
+before the first scan that names them). A later scan naming another lot never overwrites the known one:
+its movement carries the known lot and an anomaly `lot_mismatch: ...` naming both (`expiry_mismatch:`
+likewise). A scan that teaches the item its lot, or disagrees with it, is emitted even where it would
+otherwise change nothing: the history is where the lot and the disagreement are kept.
+
 A decision is made only once the watermark shows every fact it depends on (`Pending`), so
 in-order input never revises an emitted movement; only late input can.
 
@@ -40,6 +48,7 @@ anyway and get no provisional movement.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import msgspec
@@ -57,6 +66,9 @@ class ScanFact(msgspec.Struct, array_like=True):
     action: str
     location: str | None
     read_point: str | None
+    # Last in the array, with defaults: changelogs written before lots were kept still decode.
+    lot: str | None = None
+    expiry: dt.date | None = None
 
 
 class BaseState(msgspec.Struct, array_like=True):
@@ -66,6 +78,8 @@ class BaseState(msgspec.Struct, array_like=True):
     read_point: str | None = None
     step: str | None = None
     disposition: str | None = None
+    lot: str | None = None  # the lot and expiry known so far (see the module docstring)
+    expiry: dt.date | None = None
 
 
 @dataclass(slots=True)
@@ -84,6 +98,8 @@ class Transition:
     anchor: str
     sources: list[str] = field(default_factory=list)
     provisional: bool = False
+    lot: str | None = None
+    expiry: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -118,23 +134,31 @@ class _Sweep:
         self.read_point = base.read_point
         self.step = base.step
         self.disposition = base.disposition
+        self.lot = base.lot
+        self.expiry = base.expiry
         self.cur: Sighting | None = None
         self.shadows: list[Sighting] = []
         self.out: list[Transition] = []
 
     def state(self) -> BaseState:
-        return BaseState(self.location, self.read_point, self.step, self.disposition)
+        return BaseState(self.location, self.read_point, self.step, self.disposition, self.lot, self.expiry)
 
     def emit(self, time: int, to_location: str | None, read_point: str | None, step: str, disposition: str,
-             direction: str, anchor: str, sources: list[str], movement_type: str | None = None) -> None:
+             direction: str, anchor: str, sources: list[str], movement_type: str | None = None,
+             notes: tuple[str, ...] = (), informs: bool = False) -> None:
+        """`notes` are anomalies found before the graph check (lot and expiry mismatches); `informs`:
+        the event tells something new about the item (its lot), so it is emitted even without a move."""
         before = self.location
         if movement_type is None:
             movement_type = _movement_type(before, to_location)
-            if movement_type == "state_changed" and self.changes_nothing(read_point, step, disposition):
+            if movement_type == "state_changed" and not informs and not notes \
+                    and self.changes_nothing(read_point, step, disposition):
                 return
         flag = None if movement_type == "missing" else anomaly(self.step, step)
+        if notes:
+            flag = "; ".join((*notes, flag) if flag else notes)
         self.out.append(Transition(movement_type, time, before, to_location, read_point, step, disposition,
-                                   direction, flag, anchor, sources))
+                                   direction, flag, anchor, sources, lot=self.lot, expiry=self.expiry))
         self.location = to_location
         self.read_point = read_point
         self.step = step
@@ -145,6 +169,23 @@ class _Sweep:
         confirming the pick face's read) is not an event. A function of the sweep's state only, so every
         recompute, replay and fold agrees; a movement that late input turns into one is retracted."""
         return read_point == self.read_point and step == self.step and disposition == self.disposition
+
+    def learn(self, sc: ScanFact) -> tuple[bool, tuple[str, ...]]:
+        """Takes the scan's lot and expiry where the item has none yet; returns whether it learned one, and
+        the mismatches where it had another (the known values stay: the first scan in event time names them)."""
+        learned = False
+        notes: list[str] = []
+        if sc.lot is not None:
+            if self.lot is None:
+                self.lot, learned = sc.lot, True
+            elif sc.lot != self.lot:
+                notes.append(f"lot_mismatch: scanned {sc.lot}, known {self.lot}")
+        if sc.expiry is not None:
+            if self.expiry is None:
+                self.expiry, learned = sc.expiry, True
+            elif sc.expiry != self.expiry:
+                notes.append(f"expiry_mismatch: scanned {sc.expiry.isoformat()}, known {self.expiry.isoformat()}")
+        return learned, tuple(notes)
 
     def move_to(self, s: Sighting, time: int, anchor: str) -> None:
         step, disposition = self.rules.steps.for_location(s.kind, s.direction)
@@ -157,7 +198,7 @@ class _Sweep:
         step, disposition = self.rules.steps.for_location(s.kind, direction)
         before = self.location
         return Transition(_movement_type(before, s.location), time, before, s.location, s.read_point, step, disposition, direction, None,
-                          anchor, [s.source], provisional=True)
+                          anchor, [s.source], provisional=True, lot=self.lot, expiry=self.expiry)
 
     def close_current(self) -> None:
         cur = self.cur
@@ -279,8 +320,9 @@ def sweep(sightings: list[Sighting], scans: list[ScanFact], missing: list[int], 
             if location is None and sc.read_point and scan_locations:
                 location = scan_locations.get(sc.read_point)
             step, disposition = scan_step(sc.action, st.disposition)
+            learned, notes = st.learn(sc)
             st.emit(sc.time, location or st.location, sc.read_point, step, disposition, NONE,
-                    f"scan:{sc.event_id}", [sc.event_id])
+                    f"scan:{sc.event_id}", [sc.event_id], notes=notes, informs=learned)
         else:
             consumed.add(i)
             settled = max(settled, key)

@@ -118,7 +118,8 @@ class PartitionTracker:
             item = self.items[key] = ItemState(scan.identity)
         if any(s.event_id == scan.event_id for s in item.scans):
             return None  # the same scan uploaded twice: already in the log
-        item.scans.append(ScanFact(scan.scanned_at, scan.event_id, scan.action, scan.location, scan.read_point))
+        item.scans.append(ScanFact(scan.scanned_at, scan.event_id, scan.action, scan.location, scan.read_point,
+                                   scan.lot, scan.expiry))
         item.scans.sort(key=lambda s: (s.time, s.event_id))
         if scan.scanned_at < item.settled_until or (item.quiet_at is not None and scan.scanned_at < item.quiet_at):
             item.quiet_at = item.quiet_state = None
