@@ -87,10 +87,12 @@ def apply_reads_ttl(client: Any, days: int) -> None:
 
 # -- cluster DDL ----------------------------------------------------------------------------------
 _CREATE = re.compile(r"^CREATE (?:OR REPLACE )?(TABLE|MATERIALIZED VIEW|VIEW) (?:IF NOT EXISTS )?(\w+)", re.MULTILINE)
+_ALTER = re.compile(r"^ALTER TABLE (\w+)")
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(\(([^)]*)\))?")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-DISTRIBUTED = ("movements", "item_current", "item_arrival", "item_live", "location_flow", "location_exits", "moves_hourly")
-SHARDED_BY_ITEM = ("movements", "item_current", "item_arrival", "item_live")
+DISTRIBUTED = ("movements", "item_current", "item_arrival", "item_live", "location_flow", "location_exits", "moves_hourly",
+               "event_log", "item_master", "business_transactions")
+SHARDED_BY_ITEM = ("movements", "item_current", "item_arrival", "item_live", "event_log", "item_master")
 
 
 def cluster_ddl(cluster_name: str) -> str:
@@ -121,6 +123,9 @@ def cluster_ddl(cluster_name: str) -> str:
 
 
 def _clustered(statement: str, cluster_name: str) -> str:
+    altered = _ALTER.match(statement)
+    if altered:  # a column added to a table: on every replica of every shard
+        return statement[: altered.end()] + f" ON CLUSTER `{cluster_name}`" + statement[altered.end():]
     match = _CREATE.match(statement)
     if not match:
         return statement

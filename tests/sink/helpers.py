@@ -15,6 +15,8 @@ from tagtrail.config.site import SinkSettings
 from tagtrail.events import DeadLetter, Identity, Movement
 from tagtrail.kafka import KafkaConnection
 from tagtrail.wire import Codec
+from tagtrail_processors.sink.streams import MOVEMENTS as MOVEMENTS_STREAM
+from tagtrail_processors.sink.streams import SinkStream
 
 GTIN = "00614141123452"
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in microseconds
@@ -47,10 +49,10 @@ def movement(i: int, *, item: int | None = None, to: str | None = "storage-a", f
     )
 
 
-def produce(conn: KafkaConnection, values: list[tuple[bytes, bytes]]) -> None:
+def produce(conn: KafkaConnection, values: list[tuple[bytes, bytes]], topic: str | None = None) -> None:
     producer = Producer(conn.producer_config(**{"linger.ms": 20}))
     for key, value in values:
-        producer.produce(conn.topics.movements, key=key, value=value)
+        producer.produce(topic or conn.topics.movements, key=key, value=value)
         producer.poll(0)
     assert producer.flush(30) == 0
 
@@ -136,13 +138,13 @@ def count(client: Any, sql: str) -> int:
     return int(client.command(sql))
 
 
-def committed_lag(conn: KafkaConnection) -> int:
-    """Messages on the movements topic not yet committed by the sink's group."""
+def committed_lag(conn: KafkaConnection, stream: SinkStream = MOVEMENTS_STREAM) -> int:
+    """Messages on a stream's topic (default: movements) not yet committed by the sink's group for it."""
     from confluent_kafka import TopicPartition
 
-    consumer = Consumer(conn.consumer_config(f"{conn.topics.prefix}.sink"))
+    consumer = Consumer(conn.consumer_config(stream.group_id(conn.topics)))
     try:
-        parts = [TopicPartition(conn.topics.movements, p) for p in range(conn.partitions)]
+        parts = [TopicPartition(stream.topic(conn.topics), p) for p in range(conn.partitions)]
         committed = consumer.committed(parts, timeout=10)
         lag = 0
         for tp in committed:
@@ -153,14 +155,16 @@ def committed_lag(conn: KafkaConnection) -> int:
         consumer.close()
 
 
-def read_as_the_sink(conn: KafkaConnection, expected: int, per_partition: int) -> tuple[Consumer, list]:
-    """Joins the sink's consumer group and reads `expected` movements, as a sink that is about to
-    crash would: returns the consumer (to commit a crash state with) and the first `per_partition`
+def read_as_the_sink(conn: KafkaConnection, expected: int, per_partition: int,
+                     stream: SinkStream = MOVEMENTS_STREAM) -> tuple[Consumer, list]:
+    """Joins the sink's consumer group for `stream` and reads `expected` records, as a sink that is about
+    to crash would: returns the consumer (to commit a crash state with) and the first `per_partition`
     records of each partition as PartitionBatches, in partition order."""
     from tagtrail_processors.sink.batches import PartitionBatch, Record
 
-    consumer = Consumer(conn.consumer_config(f"{conn.topics.prefix}.sink"))
-    consumer.subscribe([conn.topics.movements])
+    topic = stream.topic(conn.topics)
+    consumer = Consumer(conn.consumer_config(stream.group_id(conn.topics)))
+    consumer.subscribe([topic])
     got: dict[int, list] = {}
 
     def consumed_all() -> bool:
@@ -169,5 +173,5 @@ def read_as_the_sink(conn: KafkaConnection, expected: int, per_partition: int) -
         return sum(len(v) for v in got.values()) >= expected
 
     wait_until(consumed_all, 30, "consumed all")
-    return consumer, [PartitionBatch(conn.topics.movements, p, [Record(m.offset(), m.key(), m.value()) for m in got[p][:per_partition]])
+    return consumer, [PartitionBatch(topic, p, [Record(m.offset(), m.key(), m.value()) for m in got[p][:per_partition]])
                       for p in sorted(got)]

@@ -14,7 +14,7 @@ from tagtrail_processors.sink.batches import (
     pack_groups,
 )
 from tagtrail_processors.sink.container import ContainerWriter
-from tagtrail_processors.sink.framing import MovementFraming
+from tagtrail_processors.sink.framing import EventFraming
 from tagtrail_processors.sink.offset_checkpoint import (
     before_offsets,
     parse_pending,
@@ -140,7 +140,7 @@ def test_pending_metadata_round_trip():
 
 
 def test_container_is_a_valid_avro_file_and_deterministic():
-    framing = MovementFraming()
+    framing = EventFraming()
     events = [movement(i) for i in range(3)]
     messages = [MOVEMENTS.encode(m) for m in events]
     assert framing.all_bundled(messages)
@@ -153,7 +153,7 @@ def test_container_is_a_valid_avro_file_and_deterministic():
 
 
 def test_batches_of_tombstones_or_foreign_messages_are_not_sent_as_they_are():
-    framing = MovementFraming()
+    framing = EventFraming()
     good = MOVEMENTS.encode(movement(0))
     assert not framing.all_bundled([good, None])
     assert not framing.all_bundled([good, framing.header])  # header without a body

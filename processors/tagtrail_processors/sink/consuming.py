@@ -40,12 +40,12 @@ def without_errors(messages: list) -> list:
 
 
 class KafkaRanges:
-    """Reads offset ranges of the movements topic with a consumer of its own (no group membership,
-    nothing committed), as read_committed sees them: exactly what the original batches held."""
+    """Reads offset ranges of one topic with a consumer of its own (no group membership, nothing
+    committed), as read_committed sees them: exactly what the original batches held."""
 
-    def __init__(self, conn: KafkaConnection, group_id: str, *, stop: threading.Event) -> None:
+    def __init__(self, conn: KafkaConnection, topic: str, group_id: str, *, stop: threading.Event) -> None:
         self.conn = conn
-        self.topic = conn.topics.movements
+        self.topic = topic
         self.group_id = f"{group_id}.replay"
         self.stop = stop
 

@@ -22,7 +22,7 @@ from itertools import chain, repeat
 
 from fastavro.io.binary_encoder import BinaryEncoder
 
-from tagtrail.wire.schemas import bundled_schema
+from tagtrail.wire.schemas import SchemaRef, bundled_schema
 
 HEADER_FIELD = "_single_object_header"
 HEADER_LEN = 10
@@ -41,8 +41,9 @@ class _BlockPrefixes(dict):
 
 
 class ContainerWriter:
-    def __init__(self, event_type: str = "Movement") -> None:
-        schema = dict(bundled_schema(event_type).schema)
+    def __init__(self, event_type: str = "Movement", writer: SchemaRef | None = None) -> None:
+        """`writer`: the schema the messages are written in (default: the bundled one of `event_type`)."""
+        schema = dict((writer or bundled_schema(event_type)).schema)
         header = {"name": HEADER_FIELD, "type": {"type": "fixed", "name": "SingleObjectHeader", "size": HEADER_LEN}}
         schema["fields"] = [header, *schema["fields"]]
         buf = io.BytesIO()

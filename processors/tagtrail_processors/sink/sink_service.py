@@ -1,6 +1,9 @@
-"""`tagtrail sink`: committed movements from Kafka into ClickHouse, exactly once.
+"""`tagtrail sink`: committed movements, business transactions and item master data from Kafka into
+ClickHouse, exactly once.
 
-The consumer thread reads (read_committed), cuts per-partition batches and owns every offset commit,
+Each stream (`streams`: a topic, its table, its consumer group) runs the same loop in a thread of its
+own; a failure in one stops them all and is raised once each has finished what it was writing.
+In each, the consumer thread reads (read_committed), cuts per-partition batches and owns every offset commit,
 in the order written down in `checkpoint`; the flusher thread inserts the batch set in flight meanwhile.
 While ClickHouse or the group coordinator is unreachable, writes and commits are retried with backoff
 holding the offsets, and the consumer waits with its partitions paused (still polling, so the group
@@ -12,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -44,7 +47,8 @@ from tagtrail_processors.sink.offset_checkpoint import (
 )
 from tagtrail_processors.sink.prepare import prepare_clickhouse
 from tagtrail_processors.sink.replay import CrashReplay, owned_batches
-from tagtrail_processors.sink.writer import MAX_BATCH_ROWS, MovementWriter, Stopping
+from tagtrail_processors.sink.streams import MOVEMENTS, STREAMS, SinkStream
+from tagtrail_processors.sink.writer import MAX_BATCH_ROWS, EventWriter, Stopping
 
 log = structlog.get_logger(__name__)
 
@@ -55,19 +59,80 @@ QUIET_WAIT_S = 5.0
 
 
 def run_sink(site: SiteConfig, conn: KafkaConnection, clickhouse_client: Any, *, stop: threading.Event,
-             metrics: Metrics | None = None, ready: threading.Event | None = None) -> None:
+             metrics: Metrics | None = None, ready: threading.Event | None = None,
+             streams: tuple[SinkStream, ...] = STREAMS) -> None:
     """Runs until `stop` is set; then writes what it holds if ClickHouse is up, and returns.
-    `metrics` and `ready` (set once the schema is in place and partitions are assigned, even none)
-    feed the service's /metrics and /readyz."""
+    `metrics` and `ready` (set once the schema is in place and every stream's partitions are assigned,
+    even none) feed the service's /metrics and /readyz. A stream that fails sets `stop`, so the others
+    finish their batches, and its error is raised."""
     validate(site.sink)
-    loop = SinkLoop(conn, clickhouse_client, site.sink, stop=stop, metrics=metrics, ready=ready)
+    parts = ReadyWhenAll(ready, len(streams))
+    loops = [SinkLoop(conn, clickhouse_client, site.sink, stream=stream, stop=stop, metrics=metrics, ready=parts.part())
+             for stream in streams]
+    errors: list[BaseException] = []
+    threads: list[threading.Thread] = []
     try:
-        prepare_clickhouse(clickhouse_client, site, backoff=loop.backoff, stop=stop)
-        loop.run()
+        prepare_clickhouse(clickhouse_client, site, backoff=loops[0].backoff, stop=stop)
+        threads = [threading.Thread(target=_run_loop, args=(loop, stop, errors), name=f"sink-{loop.stream.name}", daemon=True)
+                   for loop in loops[1:]]
+        for thread in threads:
+            thread.start()
+        _run_loop(loops[0], stop, errors)
     except Stopping:
         log.info("sink_stopped_while_waiting", message="offsets of unwritten batches were not committed; they are replayed on restart")
     finally:
-        loop.close()
+        for thread in threads:
+            thread.join()
+        for loop in loops:
+            loop.close()
+    if errors:
+        raise errors[0]
+
+
+def _run_loop(loop: SinkLoop, stop: threading.Event, errors: list[BaseException]) -> None:
+    """One stream's loop; its failure is kept for run_sink and stops the other streams."""
+    try:
+        loop.run()
+    except Stopping:
+        log.info("sink_stopped_while_waiting", stream=loop.stream.name,
+                 message="offsets of unwritten batches were not committed; they are replayed on restart")
+    except BaseException as exc:  # noqa: BLE001 - raised by run_sink once every stream has stopped
+        log.error("sink_stream_failed", stream=loop.stream.name, error=str(exc))
+        errors.append(exc)
+        stop.set()
+
+
+class ReadyWhenAll:
+    """`ready` is set once every part is: the sink is ready when each stream's consumer has its partitions."""
+
+    def __init__(self, ready: threading.Event | None, parts: int) -> None:
+        self.ready = ready
+        self.waiting = parts
+        self.lock = threading.Lock()
+
+    def part(self) -> _ReadyPart:
+        return _ReadyPart(self)
+
+    def _one_set(self) -> None:
+        with self.lock:
+            self.waiting -= 1
+            if self.waiting <= 0 and self.ready is not None:
+                self.ready.set()
+
+
+class ReadySignal(Protocol):
+    def set(self) -> None: ...
+
+
+class _ReadyPart:
+    def __init__(self, whole: ReadyWhenAll) -> None:
+        self.whole = whole
+        self._set = False
+
+    def set(self) -> None:
+        if not self._set:  # every rebalance assigns again; a part counts once
+            self._set = True
+            self.whole._one_set()
 
 
 def validate(settings: SinkSettings) -> None:
@@ -95,26 +160,28 @@ class SinkLoop:
         settings: SinkSettings,
         *,
         stop: threading.Event,
+        stream: SinkStream = MOVEMENTS,
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
-        ready: threading.Event | None = None,
+        ready: ReadySignal | None = None,
     ) -> None:
         self.client = client
         self.ready = ready
         self.settings = settings
         self.stop = stop
         self.clock = clock
-        self.topic = conn.topics.movements
-        self.group_id = f"{conn.topics.prefix}.sink"
+        self.stream = stream
+        self.topic = stream.topic(conn.topics)
+        self.group_id = stream.group_id(conn.topics)
         self.backoff = exponential_backoff(settings.retry_max_backoff_s)
         membership = {"group.instance.id": f"{self.group_id}.{settings.instance_id}"} if settings.instance_id else {}
         self.consumer = Consumer(conn.consumer_config(self.group_id, **FETCH, **membership))
         self.batcher = Batcher(settings.batch_rows, settings.batch_seconds, clock=clock,
                                catch_up_rows=settings.catch_up_batch_rows, backlog=self._backlog, align=True)
         self.group_rows = max(settings.batch_rows, settings.catch_up_batch_rows)
-        self.replay = CrashReplay(self.consumer, KafkaRanges(conn, self.group_id, stop=stop), self.batcher)
+        self.replay = CrashReplay(self.consumer, KafkaRanges(conn, self.topic, self.group_id, stop=stop), self.batcher)
         self.producer = conn.producer()
-        self.writer = MovementWriter(client, wait=lambda s: not stop.wait(s), backoff=self.backoff)
+        self.writer = EventWriter(client, wait=lambda s: not stop.wait(s), backoff=self.backoff, stream=stream)
         self.dead_letters = DeadLetterPublisher(conn, self.producer, metrics=metrics)
         self.flusher = Flusher(self.writer, self.dead_letters, wait=lambda s: not stop.wait(s), backoff=self.backoff,
                                metrics=metrics)
@@ -125,7 +192,7 @@ class SinkLoop:
     # -- main loop ------------------------------------------------------------------------------
     def run(self) -> None:
         self.consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked)
-        log.info("sink_started", topic=self.topic, group=self.group_id, batch_rows=self.settings.batch_rows,
+        log.info("sink_started", stream=self.stream.name, topic=self.topic, group=self.group_id, batch_rows=self.settings.batch_rows,
                  batch_seconds=self.settings.batch_seconds, catch_up_batch_rows=self.settings.catch_up_batch_rows)
         while not self.stop.is_set():
             self._add(self.consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.05))
@@ -233,7 +300,7 @@ class SinkLoop:
     # -- rebalance ------------------------------------------------------------------------------
     def _assigned(self, consumer: Consumer, partitions: list) -> None:
         self.replay.assigned(partitions)
-        log.info("partitions_assigned", partitions=[tp.partition for tp in partitions])
+        log.info("partitions_assigned", topic=self.topic, partitions=[tp.partition for tp in partitions])
         if self.ready is not None:
             self.ready.set()  # an idle member with no partitions is ready too
 
@@ -254,7 +321,7 @@ class SinkLoop:
         self.batcher.forget((tp.topic, tp.partition) for tp in partitions)
         revoked = {tp.partition for tp in partitions}
         self.replay.revoked(revoked, kept={tp.partition for tp in consumer.assignment()} - revoked)
-        log.info("partitions_revoked", partitions=[tp.partition for tp in partitions])
+        log.info("partitions_revoked", topic=self.topic, partitions=[tp.partition for tp in partitions])
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _backlog(self, topic: str, partition: int, last: int) -> int:
@@ -275,7 +342,7 @@ class SinkLoop:
         log.debug("batches_written", rows=rows, partitions=partitions, seconds=round(self.clock() - self._started_at, 3))
         now = self.clock()
         if now - self._stats_at >= STATS_EVERY_S:
-            log.info("sink_progress", rows=self._stats_rows, rows_per_s=round(self._stats_rows / (now - self._stats_at)),
+            log.info("sink_progress", topic=self.topic, rows=self._stats_rows, rows_per_s=round(self._stats_rows / (now - self._stats_at)),
                      inserted_total=self.writer.inserted_rows, dead_letters_total=self.dead_letters.published)
             self._stats_at, self._stats_rows = now, 0
 

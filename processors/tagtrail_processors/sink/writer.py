@@ -1,4 +1,5 @@
-"""Inserts one partition batch into ClickHouse with its deduplication token.
+"""Inserts one partition batch of a stream (movements, transactions, item master) into its ClickHouse
+ingest table with its deduplication token.
 
 Transient failures (server down, timeouts, overload) are retried with backoff for as long as it takes,
 so nothing is skipped; the caller's `wait` keeps the Kafka group membership alive meanwhile and says
@@ -21,12 +22,12 @@ import structlog
 from tagtrail.wire import DecodeError
 from tagtrail_processors.sink.batches import PartitionBatch, Record, Records
 from tagtrail_processors.sink.container import ContainerWriter
-from tagtrail_processors.sink.framing import MovementFraming
+from tagtrail_processors.sink.framing import EventFraming
 from tagtrail_processors.sink.insert_errors import error_code, is_data_error, server_message
+from tagtrail_processors.sink.streams import MOVEMENTS, SinkStream
 
 log = structlog.get_logger(__name__)
 
-INGEST_TABLE = "movements_ingest_v2"
 # Batches are capped well below max_insert_block_size, so one insert is one block and one token.
 MAX_BATCH_ROWS = 1_000_000
 INSERT_SETTINGS = {
@@ -64,20 +65,22 @@ class Rejected:
     error: str
 
 
-class MovementWriter:
+class EventWriter:
     def __init__(
         self,
         client: Any,
         *,
         wait: Callable[[float], bool],
         backoff: Callable[[int], float],
-        framing: MovementFraming | None = None,
+        stream: SinkStream = MOVEMENTS,
+        framing: EventFraming | None = None,
     ) -> None:
         self.client = client
         self.wait = wait
         self.backoff = backoff
-        self.framing = framing or MovementFraming()
-        self.container = ContainerWriter("Movement")
+        self.table = stream.ingest_table
+        self.framing = framing or EventFraming(stream.event_type)
+        self.container = ContainerWriter(stream.event_type)
         self.inserted_rows = 0
 
     def write_group(self, group: list[PartitionBatch]) -> dict[int, list[Rejected]]:
@@ -97,7 +100,7 @@ class MovementWriter:
                 return {b.partition: [] for b in group}
             except DataRejected as exc:
                 log.info("clickhouse_rejected_group_writing_members", token=token, partitions=len(group), code=exc.code)
-        # refused data, or records that are not bundled Movements (rare): each member on its own
+        # refused data, or records not in the bundled schema (rare): each member on its own
         return {b.partition: self.write(b) for b in group}
 
     def write(self, batch: PartitionBatch) -> list[Rejected]:
@@ -113,7 +116,7 @@ class MovementWriter:
         return rejected
 
     def _frame(self, records: Records, rejected: list[Rejected]) -> tuple[Records, list[bytes]]:
-        """Per record: other writer schemas re-encoded with the bundled one, non-Movements rejected."""
+        """Per record: other writer schemas re-encoded with the bundled one, other events rejected."""
         kept: list[int] = []
         messages: list[bytes] = []
         for i, record in enumerate(records):
@@ -159,7 +162,7 @@ class MovementWriter:
             started = time.perf_counter()
             try:
                 self.client.raw_insert(
-                    INGEST_TABLE, None, insert_block=data, fmt="Avro",
+                    self.table, None, insert_block=data, fmt="Avro",
                     settings={**INSERT_SETTINGS, "insert_deduplication_token": token},
                 )
                 if attempt:
@@ -175,3 +178,6 @@ class MovementWriter:
                             error=server_message(exc, 300))
                 if not self.wait(delay):
                     raise Stopping() from exc
+
+
+MovementWriter = EventWriter  # writes the movements stream by default; the name benchmarks and history tests use

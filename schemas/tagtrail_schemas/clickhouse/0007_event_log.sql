@@ -20,7 +20,8 @@
 -- every row today is an ObjectEvent.
 --
 -- business_transactions and item_master: one row per record of the transactions and item-master topics,
--- the latest recorded_at per key kept once merged (ReplacingMergeTree); read them with FINAL.
+-- the latest recorded_at per key kept once merged (ReplacingMergeTree); read them with FINAL. Their
+-- constraints refuse records no reader could use (the sink dead-letters them, naming the constraint).
 ALTER TABLE movements ADD COLUMN IF NOT EXISTS lot Nullable(String);
 
 ALTER TABLE movements ADD COLUMN IF NOT EXISTS expiry Nullable(Date32);
@@ -238,7 +239,10 @@ CREATE TABLE IF NOT EXISTS business_transactions
     destinations Array(Tuple(type String, id String)),
     ssccs Array(String),
     recorded_at DateTime64(6, 'UTC'),
-    event_id String
+    event_id String,
+    CONSTRAINT has_transaction_id CHECK transaction_id != '',
+    CONSTRAINT known_direction CHECK direction IN ('outbound', 'inbound'),
+    CONSTRAINT known_status CHECK status IN ('open', 'closed')
 )
 ENGINE = ReplacingMergeTree(recorded_at)
 ORDER BY transaction_id
@@ -269,7 +273,9 @@ CREATE TABLE IF NOT EXISTS item_master
     expiry Nullable(Date32),
     source LowCardinality(String),
     recorded_at DateTime64(6, 'UTC'),
-    event_id String
+    event_id String,
+    CONSTRAINT has_item_key CHECK item_key != '',
+    CONSTRAINT known_source CHECK source IN ('import', 'scan', 'commissioning')
 )
 ENGINE = ReplacingMergeTree(recorded_at)
 ORDER BY item_key
