@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.processors.conftest import is_sentinel, movements, sentinels, summary
-from tests.processors.scenarios import Script, identity, pallet_journey
+from tests.processors.scenarios import T0, S, Script, identity, pallet_journey
 
 pytestmark = pytest.mark.kafka
 
@@ -107,3 +109,35 @@ def test_scans_uploaded_six_hours_late_take_their_place_in_history(kafka, events
     assert [r[2:] for r in rows] == first_pass + after_upload
     assert rows[2][0] == rows[6][0], "an update keeps the movement's id"
     assert got[3].source_event_ids == [uploads[0].event_id]
+
+
+def test_lots_scanned_offline_reach_every_movement_and_a_second_lot_is_flagged(kafka, events_out, processor_thread):
+    """Through the real broker and the Avro wire: the receive scan names the lot and expiry hours late;
+    the movement decided before it is revised to carry them, and a count scan naming another lot is an
+    anomaly that leaves the known lot in place."""
+    expiry = (dt.datetime.fromtimestamp(T0 // S, dt.UTC) + dt.timedelta(days=400)).date()
+    item = identity(5)
+    s = Script()
+    s.dwell(item, "door-1-outer", 0, 2, 0.1, rssi=-58)
+    s.dwell(item, "door-1-inner", 1.5, 4, 0.1, rssi=-57, antenna=2)
+    s.dwell(item, "storage-a", 60, 120, 1.0, rssi=-55, reader="r2")
+    late = 6 * 3600
+    s.scan(item, "receive", 30, location="dock-door-1", uploaded_s=late, n=0, lot="L1", expiry=expiry)
+    s.scan(item, "count", 90, location="storage-a", uploaded_s=late, n=1, lot="L2", expiry=expiry)
+    sentinels(kafka, late - 600, s)
+    uploads, s.scans = s.scans, []
+    events_out.send(s.events())
+    proc = processor_thread()
+    movements(kafka, until=lambda ms: sum(not is_sentinel(m) for m in ms) >= 2, idle_s=8)
+    events_out.send(uploads)
+    got = [m for m in movements(kafka, until=lambda ms: sum(not is_sentinel(m) for m in ms) >= 5, idle_s=8)
+           if not is_sentinel(m)]
+    proc.close()
+    assert [(m.movement_type, round((m.event_time - T0) / S), m.lot, m.expiry, m.anomaly) for m in got] == [
+        ("arrived", 0, None, None, None),
+        ("moved", 60, None, None, None),
+        ("state_changed", 30, "L1", expiry, None),
+        ("moved", 60, "L1", expiry, None),  # revised under its own id
+        ("state_changed", 90, "L1", expiry, "lot_mismatch: scanned L2, known L1"),
+    ]
+    assert got[1].event_id == got[3].event_id
