@@ -92,7 +92,7 @@ def party(value: str, role: str = "party") -> Party:
             f"or {DIGITAL_LINK}417/<GLN>)") from exc
 
 
-def _gs1_key(scheme: type[SGLN] | type[PGLN], uri: str) -> str:
+def _gs1_key(scheme: type[SGLN | PGLN], uri: str) -> str:
     try:
         return scheme(uri).gs1_key()
     except ConvertException as exc:

@@ -43,25 +43,47 @@ from __future__ import annotations
 import codecs
 import collections.abc
 import datetime as dt
+import decimal
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from lxml import etree
 
 from tagtrail.history.document_header import DocumentHeader
-from tagtrail.history.epcis import TAGTRAIL_CONTEXT, _time
+from tagtrail.history.epcis import CBV_BIZ_STEPS, CBV_DISPOSITIONS, TAGTRAIL_CONTEXT, _time
 
 log = structlog.get_logger(__name__)
 
 EPCIS_NS = {"2.0": "urn:epcglobal:epcis:xsd:2", "1.2": "urn:epcglobal:epcis:xsd:1"}
 SBDH_NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
 CBVMDA_NS = "urn:epcglobal:cbv:mda"
+GS1_VOC = "https://gs1.org/voc/"
 EXTENSION_NS = {"tagtrail": TAGTRAIL_CONTEXT["tagtrail"], "cbvmda": CBVMDA_NS}
 
-CBV_URN = {"bizStep": "urn:epcglobal:cbv:bizstep:", "disposition": "urn:epcglobal:cbv:disp:",
-           "reason": "urn:epcglobal:cbv:er:", "bizTransaction": "urn:epcglobal:cbv:btt:",
-           "sourceDest": "urn:epcglobal:cbv:sdt:"}
+
+@dataclass(frozen=True)
+class CbvVocabulary:
+    """One CBV 2.0 vocabulary: its URN prefix (the XML form), its web prefix (a JSON-LD form), its names."""
+
+    urn: str
+    web: str
+    names: frozenset[str]
+
+
+# the names GS1's EPCIS 2.0 JSON schema admits as bare strings (bizTransaction-type, source-dest-type, error-reason)
+CBV = {
+    "bizStep": CbvVocabulary("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-", CBV_BIZ_STEPS),
+    "disposition": CbvVocabulary("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-", CBV_DISPOSITIONS),
+    "reason": CbvVocabulary("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-",
+                            frozenset({"did_not_occur", "incorrect_data"})),
+    "bizTransaction": CbvVocabulary("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-", frozenset({
+        "bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv", "rma", "testprd", "testres",
+        "upevt"})),
+    "sourceDest": CbvVocabulary("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-",
+                                frozenset({"owning_party", "possessing_party", "location"})),
+}
 
 HEAD_2_0 = ("eventTime", "recordTime", "eventTimeZoneOffset", "eventID", "errorDeclaration", "certificationInfo")
 HEAD_1_2 = ("eventTime", "recordTime", "eventTimeZoneOffset")
@@ -143,9 +165,12 @@ class _TextSink:
 def _header(version: str, header: dict, sbdh: DocumentHeader | None, created: str) -> etree._Element | None:
     master = (header.get("epcisMasterData") or {}).get("vocabularyList")
     if version == "1.2" and not sbdh:
-        if master:
-            log.warning("epcis_xml.master_data_left_out", version=version, vocabularies=len(master),
-                        reason="an EPCIS 1.2 EPCISHeader must hold a StandardBusinessDocumentHeader; pass sbdh")
+        if master:  # 1.2 has no other place for them, and an SBDH cannot be made up without its parties
+            log.warning("epcis_xml.master_data_left_out", version=version,
+                        vocabularies=sorted({vocabulary.get("type", "?") for vocabulary in master}),
+                        reason="EPCIS 1.2 carries master data only in an EPCISHeader, and a 1.2 EPCISHeader must "
+                               "hold a standard business document header naming sender and receiver",
+                        fix="give sbdh=document_header(sender, receiver) (tagtrail epcis --sender/--receiver)")
         return None
     if not master and not sbdh:
         return None
@@ -199,6 +224,11 @@ class _EventWriter:
                                 f"(known: {sorted(known)})")
         for needed in ("eventTime", "eventTimeZoneOffset", "action"):
             _required(event, needed, where)
+        if kind == "TransactionEvent" and not event.get("bizTransactionList"):
+            raise EpcisXmlError(f"{where}: a TransactionEvent names its business transactions: 'bizTransactionList' "
+                                "is missing or empty")
+        if kind == "AggregationEvent" and event["action"] in ("ADD", "DELETE") and not event.get("parentID"):
+            raise EpcisXmlError(f"{where}: an AggregationEvent {event['action']} names its parent: 'parentID' is missing")
         root = etree.Element(kind, nsmap=self.nsmap)
         if self.version == "2.0":
             ordered = HEAD_2_0 + BODY_2_0[kind]
@@ -209,7 +239,7 @@ class _EventWriter:
             ordered = HEAD_1_2 + BASE_EXTENSION_1_2 + body + extension + ONLY_2_0
             for name in HEAD_1_2:
                 self._field(root, name, event, where)
-            if any(name in event for name in BASE_EXTENSION_1_2):
+            if any(_present(event, name) for name in BASE_EXTENSION_1_2):
                 base = _sub(root, "baseExtension")
                 for name in BASE_EXTENSION_1_2:
                     self._field(base, name, event, where)
@@ -217,13 +247,12 @@ class _EventWriter:
                 if name == REQUIRED_LISTS_1_2[kind] and name not in event:
                     _sub(root, name)  # 1.2 requires the list, empty when the event names classes only
                 self._field(root, name, event, where)
-            if any(name in event for name in extension):
+            if any(_present(event, name) for name in extension):
                 ext = _sub(root, "extension")
                 for name in extension:
                     self._field(ext, name, event, where)
             for name in ONLY_2_0:  # 2.0-only: the 2.0 element, as a foreign extension (module docstring)
-                if name in event:
-                    self._field(root, name, event, where, namespace=EPCIS_NS["2.0"])
+                self._field(root, name, event, where, namespace=EPCIS_NS["2.0"])
         for key, value in event.items():
             if key in NOT_FIELDS or key in ordered:
                 continue
@@ -233,7 +262,7 @@ class _EventWriter:
         return root
 
     def _field(self, parent: etree._Element, name: str, event: dict, where: str, namespace: str | None = None) -> None:
-        if name not in event:
+        if not _present(event, name):
             return
         value = event[name]
         tag = f"{{{namespace}}}{name}" if namespace else name
@@ -251,25 +280,28 @@ class _EventWriter:
                     if "uom" in quantity:
                         _sub(element, "uom").text = quantity["uom"]
         elif name in ("bizStep", "disposition"):
-            _sub(parent, tag).text = _urn(value, CBV_URN[name])
+            _sub(parent, tag).text = _urn(value, CBV[name], f"{where} {name}")
         elif name in ("readPoint", "bizLocation"):
             _sub(_sub(parent, tag), "id").text = _required(value, "id", f"{where} {name}")
         elif name == "bizTransactionList":
             listed = _sub(parent, tag)
             for item in value:
-                element = _sub(listed, "bizTransaction", **_type(item, CBV_URN["bizTransaction"]))
+                attributes = {"type": _urn(item["type"], CBV["bizTransaction"], f"{where} {name} type")} \
+                    if item.get("type") else {}  # the one optional type: CBV lets a bizTransaction go untyped
+                element = _sub(listed, "bizTransaction", **attributes)
                 element.text = _required(item, "bizTransaction", f"{where} {name}")
         elif name in ("sourceList", "destinationList"):
             member = name.removesuffix("List")
             listed = _sub(parent, tag)
             for item in value:
-                element = _sub(listed, member, type=_urn(_required(item, "type", f"{where} {name}"), CBV_URN["sourceDest"]))
+                kind = _urn(_required(item, "type", f"{where} {name}"), CBV["sourceDest"], f"{where} {name} type")
+                element = _sub(listed, member, type=kind)
                 element.text = _required(item, member, f"{where} {name}")
         elif name == "errorDeclaration":
             declared = _sub(parent, tag)
             _sub(declared, "declarationTime").text = _required(value, "declarationTime", f"{where} {name}")
             if "reason" in value:
-                _sub(declared, "reason").text = _urn(value["reason"], CBV_URN["reason"])
+                _sub(declared, "reason").text = _urn(value["reason"], CBV["reason"], f"{where} {name} reason")
             if value.get("correctiveEventIDs"):
                 ids = _sub(declared, "correctiveEventIDs")
                 for corrective in value["correctiveEventIDs"]:
@@ -281,7 +313,7 @@ class _EventWriter:
             element = _sub(parent, tag)
             for part in ("unset", "set"):
                 for disposition in value.get(part) or []:
-                    _sub(element, part).text = _urn(disposition, CBV_URN["disposition"])
+                    _sub(element, part).text = _urn(disposition, CBV["disposition"], f"{where} {name}")
         elif name == "sensorElementList":
             listed = _sub(parent, tag)
             for sensor in value:
@@ -289,6 +321,9 @@ class _EventWriter:
                 if "sensorMetadata" in sensor:
                     _sub(element, "sensorMetadata", **_attributes(sensor["sensorMetadata"]))
                 for report in sensor.get("sensorReport") or []:
+                    kind = report.get("type")
+                    if kind and ":" not in kind:  # a bare measurement type names GS1's web vocabulary
+                        report = report | {"type": GS1_VOC + kind}
                     _sub(element, "sensorReport", **_attributes(report))
         elif name == "ilmd":
             element = _sub(parent, tag)
@@ -332,16 +367,30 @@ def _attributes(values: dict) -> dict[str, str]:
             for key, v in values.items()}
 
 
-def _type(item: dict, cbv: str) -> dict[str, str]:
-    return {"type": _urn(item["type"], cbv)} if item.get("type") else {}
+def _present(event: dict, name: str) -> bool:
+    """A field to write: an empty bizTransaction/source/destination/quantity list says nothing (the XSD wants
+    one member at least, and the event hash leaves empty lists out), so it is not written."""
+    value = event.get(name)
+    return value is not None and not (value == [] and name not in EPC_LISTS)
 
 
-def _urn(value: str, cbv: str) -> str:
-    """A CBV short name as its URN (the XML bindings have no bare names); a URI passes unchanged."""
-    return value if ":" in value else cbv + value
+def _urn(value: str, cbv: CbvVocabulary, where: str) -> str:
+    """A CBV name as its URN, the form of the XML bindings and of 1.2 partners: a bare name or a CBV web URI
+    (https://ref.gs1.org/cbv/BTT-po) of a name the vocabulary has becomes `urn:epcglobal:cbv:btt:po`; any
+    other URI passes unchanged; a bare name CBV does not define is refused (it would be a made-up URN)."""
+    if value.startswith(cbv.web) and value[len(cbv.web):] in cbv.names:
+        return cbv.urn + value[len(cbv.web):]
+    if ":" in value:
+        return value
+    if value not in cbv.names:
+        raise EpcisXmlError(f"{where}: {value!r} is not a CBV 2.0 name (one of {sorted(cbv.names)}) nor a URI")
+    return cbv.urn + value
 
 
 def _number(value: Any) -> str:
+    """xsd:decimal has no exponent: 1e-07 is written 0.0000001."""
+    if isinstance(value, float):
+        return format(decimal.Decimal(repr(value)), "f")
     return str(value)
 
 

@@ -76,8 +76,11 @@ PROPERTY_ORDER: tuple[Field, ...] = (
 )
 ELEMENT_FIELDS = {name: Field(name) for name in ("epc", "quantityElement")}
 # bizTransactionList, sourceList and destinationList are not in the order: the reference hashes them with
-# the extensions (its ordered rule for them never matches). tagtrail exports none yet; the oracle test
-# will say when one appears whether this still agrees.
+# the extensions (its ordered rule for them never matches), each element as its type (web vocabulary)
+# then its value, the elements sorted; tests/history/test_epcis_xml.py holds that to the reference.
+SDT = "https://ref.gs1.org/cbv/SDT-"
+TYPED_LISTS = {"bizTransactionList": Field("bizTransaction", vocabulary="https://ref.gs1.org/cbv/BTT-"),
+               "sourceList": Field("source", vocabulary=SDT), "destinationList": Field("destination", vocabulary=SDT)}
 IGNORED = frozenset({"eventID", "recordTime", "errorDeclaration", "type", "@context"})
 CBV_URNS = (
     ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
@@ -102,7 +105,8 @@ def pre_hash(event: Mapping[str, Any], namespaces: Mapping[str, str]) -> str:
     """The canonical string that is hashed (exposed for tests and for explaining a mismatch)."""
     ordered = _ordered(event, PROPERTY_ORDER)
     known = {f.name for f in PROPERTY_ORDER} | IGNORED
-    rest = sorted(_generic(key, value, namespaces) for key, value in event.items() if key not in known)
+    rest = sorted(_typed_list(key, value) if key in TYPED_LISTS else _generic(key, value, namespaces)
+                  for key, value in event.items() if key not in known)
     return f"eventType={event['type']}" + ordered + "".join(part for part in rest if part)
 
 
@@ -143,6 +147,17 @@ def _scalar(field: Field, value: Any) -> str:
             text = field.vocabulary + text
         text = canonical_value(text)
     return f"{field.name}={text}"
+
+
+def _typed_list(key: str, value: Any) -> str:
+    """A bizTransactionList/sourceList/destinationList: `type=<web vocabulary>` then `<member>=<value>` per
+    element (a bizTransaction may have no type), the elements sorted."""
+    member = TYPED_LISTS[key]
+    kind = Field("type", vocabulary=member.vocabulary)
+    parts = sorted(_scalar(kind, element.get("type")) + _scalar(Field(member.name), element.get(member.name))
+                   for element in value or [] if isinstance(element, Mapping))
+    text = "".join(parts)
+    return key + text if text else ""
 
 
 def _generic(key: str, value: Any, namespaces: Mapping[str, str]) -> str:

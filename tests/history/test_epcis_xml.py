@@ -10,13 +10,16 @@ import pytest
 
 from tagtrail.config import load_site
 from tagtrail.history.document_header import DocumentHeaderError, document_header
-from tagtrail.history.epcis import document_head, export_epcis, with_event_id
+from tagtrail.history.epcis import TAGTRAIL_CONTEXT, _time, document_head, export_epcis, with_event_id
 from tagtrail.history.epcis_xml import EpcisXmlError, write_epcis_xml
+from tagtrail.history.event_hash import pre_hash
 from tagtrail.history.migrations import migrate
+from tests.history import test_epcis as json_ld
 from tests.history.conftest import store
 from tests.history.scenario import item_key, seen_now, warehouse_day
-from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (epcis_schema is a fixture)
 
+epcis_schema = json_ld.epcis_schema  # the JSON-LD tests' fixture: GS1's EPCIS 2.0 JSON schema
+validate = json_ld.validate
 etree = pytest.importorskip("lxml.etree", reason="lxml is needed to write and validate EPCIS XML")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,3 +190,138 @@ def test_json_ld_document_with_sender_and_receiver_is_schema_valid(epcis_schema)
     with pytest.raises(AssertionError):  # the schema admits them at the root only, not in epcisHeader
         validate(document_head(now=start, header={"sender": "0614141000005"}) | {"epcisBody": doc["epcisBody"]},
                  epcis_schema)
+
+
+SSCC = "urn:epc:id:sscc:0614141.1234567890"
+LOT_CLASS = "urn:epc:class:lgtin:0614141.012345.LOT-42"
+DESADV = {"type": "desadv", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:DA-1001"}
+PO = {"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141999996:PO-7"}
+SOURCES = [{"type": "owning_party", "source": "https://id.gs1.org/417/0614141000005"},
+           {"type": "location", "source": "urn:epc:id:sgln:0614141.00001.0"}]
+DESTINATIONS = [{"type": "owning_party", "destination": "https://id.gs1.org/417/0614141999996"},
+                {"type": "location", "destination": "https://id.gs1.org/414/0614141999996"}]
+
+
+def every_field_events(start: dt.datetime) -> list[dict]:
+    """Hand-built finished events carrying everything the JSON-LD export is about to (contract shapes): ILMD on
+    commissioning, business transactions with source/destination, a revised event (incorrect_data, with its
+    correction's eventID) and a retracted one (did_not_occur), class-level quantities, an AggregationEvent and
+    TransactionEvents. eventIDs as the JSON-LD export gives them; errorDeclarations added after, as there."""
+    def at(seconds: int) -> str:
+        return _time(start + dt.timedelta(seconds=seconds))
+
+    def base(seconds: int) -> dict:
+        return {"eventTime": at(seconds), "recordTime": at(seconds + 1), "eventTimeZoneOffset": "-05:00"}
+
+    shipped = {"type": "ObjectEvent", **base(20), "epcList": ["urn:epc:id:sgtin:0614141.012345.2"],
+               "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
+               "readPoint": {"id": "urn:epc:id:sgln:0614141.00001.door2"}, "bizTransactionList": [DESADV, PO],
+               "sourceList": SOURCES, "destinationList": DESTINATIONS, "tagtrail:movementType": "departed"}
+    corrected = with_event_id(shipped)
+    original = with_event_id(shipped | {"destinationList": DESTINATIONS[:1]}) | {"errorDeclaration": {
+        "declarationTime": at(60), "reason": "incorrect_data", "correctiveEventIDs": [corrected["eventID"]]}}
+    retracted = with_event_id({
+        "type": "ObjectEvent", **base(30), "epcList": [],
+        "quantityList": [{"epcClass": "https://id.gs1.org/01/00614141123452", "quantity": 12.5, "uom": "KGM"},
+                         {"epcClass": LOT_CLASS, "quantity": 3}],
+        "action": "OBSERVE", "bizStep": "receiving", "disposition": "in_progress"}) | {
+        "errorDeclaration": {"declarationTime": at(61), "reason": "did_not_occur"}}
+    return [
+        with_event_id({"type": "ObjectEvent", **base(0), "epcList": ["urn:epc:id:sgtin:0614141.012345.1"],
+                       "action": "ADD", "bizStep": "commissioning", "disposition": "active",
+                       "readPoint": {"id": "urn:epc:id:sgln:0614141.00001.door2"},
+                       "bizLocation": {"id": "urn:epc:id:sgln:0614141.00001.0"},
+                       "ilmd": {"cbvmda:lotNumber": "LOT-42",
+                                "cbvmda:itemExpirationDate": (start + dt.timedelta(days=400)).date().isoformat()},
+                       "tagtrail:movementType": "arrived"}),
+        original, corrected, retracted,
+        with_event_id({"type": "AggregationEvent", **base(40), "parentID": SSCC,
+                       "childEPCs": ["urn:epc:id:sgtin:0614141.012345.1", "urn:epc:id:sgtin:0614141.012345.2"],
+                       "action": "ADD", "bizStep": "packing", "disposition": "in_progress",
+                       "readPoint": {"id": "urn:epc:id:sgln:0614141.00001.pack"}, "bizTransactionList": [DESADV],
+                       "childQuantityList": [{"epcClass": LOT_CLASS, "quantity": 5}], "sourceList": SOURCES}),
+        with_event_id({"type": "TransactionEvent", **base(50), "bizTransactionList": [DESADV, PO],
+                       "parentID": SSCC, "epcList": ["urn:epc:id:sgtin:0614141.012345.1"], "action": "ADD",
+                       "bizStep": "shipping", "disposition": "in_transit",
+                       "quantityList": [{"epcClass": LOT_CLASS, "quantity": 5}], "destinationList": DESTINATIONS}),
+        with_event_id({"type": "TransactionEvent", **base(51), "action": "OBSERVE",  # no parentID; a web-URI type
+                       "bizTransactionList": [{"type": "https://ref.gs1.org/cbv/BTT-po", "bizTransaction": PO["bizTransaction"]}],
+                       "epcList": ["urn:epc:id:sgtin:0614141.012345.3"]}),
+    ]
+
+
+ILMD_EVENT = 0
+MDA = "{urn:epcglobal:cbv:mda}"
+BTT, SDT, ER = "urn:epcglobal:cbv:btt:", "urn:epcglobal:cbv:sdt:", "urn:epcglobal:cbv:er:"
+# (event index, path under the event in 2.0, the same in 1.2, attribute or None for the text, expected)
+PLACES = [
+    (0, f"ilmd/{MDA}lotNumber", f"extension/ilmd/{MDA}lotNumber", None, "LOT-42"),
+    (0, "eventID", "baseExtension/eventID", None, "{id0}"),
+    (1, "bizTransactionList/bizTransaction[1]", "bizTransactionList/bizTransaction[1]", "type", BTT + "desadv"),
+    (1, "bizTransactionList/bizTransaction[2]", "bizTransactionList/bizTransaction[2]", None, PO["bizTransaction"]),
+    (1, "sourceList/source[1]", "extension/sourceList/source[1]", "type", SDT + "owning_party"),
+    (1, "destinationList/destination", "extension/destinationList/destination", None, DESTINATIONS[0]["destination"]),
+    (1, "errorDeclaration/reason", "baseExtension/errorDeclaration/reason", None, ER + "incorrect_data"),
+    (1, "errorDeclaration/correctiveEventIDs/correctiveEventID",
+     "baseExtension/errorDeclaration/correctiveEventIDs/correctiveEventID", None, "{id2}"),
+    (2, "destinationList/destination[2]", "extension/destinationList/destination[2]", "type", SDT + "location"),
+    (3, "errorDeclaration/reason", "baseExtension/errorDeclaration/reason", None, ER + "did_not_occur"),
+    (3, "quantityList/quantityElement[1]/quantity", "extension/quantityList/quantityElement[1]/quantity", None, "12.5"),
+    (3, "quantityList/quantityElement[1]/uom", "extension/quantityList/quantityElement[1]/uom", None, "KGM"),
+    (4, "parentID", "parentID", None, SSCC),
+    (4, "childEPCs/epc[2]", "childEPCs/epc[2]", None, "urn:epc:id:sgtin:0614141.012345.2"),
+    (4, "childQuantityList/quantityElement/epcClass", "extension/childQuantityList/quantityElement/epcClass", None,
+     LOT_CLASS),
+    (4, "sourceList/source[2]", "extension/sourceList/source[2]", None, SOURCES[1]["source"]),
+    (5, "parentID", "parentID", None, SSCC),
+    (5, "quantityList/quantityElement/quantity", "extension/quantityList/quantityElement/quantity", None, "5"),
+    (6, "bizTransactionList/bizTransaction", "bizTransactionList/bizTransaction", "type", BTT + "po"),
+]
+
+
+def test_every_field_the_json_export_carries_is_in_its_place_in_2_0_and_1_2(schemas):
+    events = every_field_events(dt.datetime.now(dt.UTC))
+    for version, column in (("2.0", 1), ("1.2", 2)):
+        xml = render({}, iter(events), version, sbdh=SBDH)
+        assert_valid(xml, schemas[version])
+        written = list(etree.fromstring(xml.encode()).find("EPCISBody/EventList"))
+        assert [e.tag for e in written] == [e["type"] for e in events]
+        for place in PLACES:
+            index, path, attribute, expected = place[0], place[column], place[3], place[4]
+            found = written[index].find(path)
+            assert found is not None, (version, index, path)
+            expected = expected.format(id0=events[0]["eventID"], id2=events[2]["eventID"])
+            assert (found.get(attribute) if attribute else found.text) == expected, (version, index, path)
+        assert written[0].find("{urn:tagtrail:epcis:}movementType").text == "arrived"
+        assert written[6].find("parentID") is None  # a TransactionEvent's parentID is optional
+
+
+def reference_xml(xml: str) -> tuple[list[str], list[str]]:
+    """The reference implementation's eventIDs and pre-hash strings of an EPCIS XML document (it reads XML too)."""
+    try:
+        from epcis_event_hash_generator import hash_generator, xml_to_py
+    except ImportError as missing:
+        pytest.skip(f"the reference hash implementation is not importable ({missing}): pip install -e '.[dev]'")
+    events = xml_to_py.event_list_from_epcis_document_str(xml)
+    return hash_generator.epcis_hashes_from_events(events), hash_generator.derive_prehashes_from_events(events)
+
+
+def test_reference_rehashes_the_xml_to_the_json_ld_eventids(epcis_schema):
+    events = every_field_events(dt.datetime.now(dt.UTC))
+    ids = [e["eventID"] for e in events]
+    json_doc = document_head() | {"epcisBody": {"eventList": events}}
+    validate(json_doc, epcis_schema)
+    from tests.history.test_event_hash import reference_hashes
+
+    assert reference_hashes(json_doc) == ids  # the JSON-LD export's eventIDs are the reference's
+    for version in ("2.0", "1.2"):  # the reference strips <extension>/<baseExtension>, so it reads 1.2 as well
+        hashes, pre_hashes = reference_xml(render({}, iter(events), version, sbdh=SBDH))
+        assert len(hashes) == len(events), version
+        assert [h for n, h in enumerate(hashes) if n != ILMD_EVENT] == \
+            [i for n, i in enumerate(ids) if n != ILMD_EVENT], version
+        # ILMD: XML names the attributes in their XML namespace, {urn:epcglobal:cbv:mda}lotNumber; the reference
+        # keeps the JSON-LD prefix (cbvmda:lotNumber: it expands only prefixes the document's own @context
+        # declares), so it cannot give the XML of an ILMD event its JSON-LD eventID. Nothing else differs:
+        ilmd = events[ILMD_EVENT]
+        assert hashes[ILMD_EVENT] != ilmd["eventID"]
+        assert pre_hashes[ILMD_EVENT] == pre_hash(ilmd, {**TAGTRAIL_CONTEXT, "cbvmda": "urn:epcglobal:cbv:mda"})
