@@ -19,6 +19,8 @@ class ErrorBody(msgspec.Struct):
     position: int | None = None
     line: int | None = None
     column: int | None = None
+    field: str | None = None
+    transaction_id: str | None = None
 
 
 def components() -> dict[str, Any]:

@@ -23,11 +23,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tagtrail.config import SiteConfig
 from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import Metrics
-from tagtrail_ingest.scans import openapi, station
+from tagtrail_ingest.scans import openapi, station, transaction_api
 from tagtrail_ingest.scans.assess import Clock, wall_clock_micros
 from tagtrail_ingest.scans.ledger import LedgerUnavailable
 from tagtrail_ingest.scans.lookup import HistoryReader
 from tagtrail_ingest.scans.service import MEDIA_TYPES, Answer, ScanService, error_answer
+from tagtrail_ingest.scans.transactions import TransactionDesk
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,7 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
     """
     service = ScanService(site, conn, clock=clock, instance_id=instance_id, metrics=metrics)
     reader = HistoryReader(site, client=clickhouse_client)
+    desk = TransactionDesk(site, conn, service.publisher, clock)
     max_body = site.scans.max_body_bytes
 
     @asynccontextmanager
@@ -55,6 +57,7 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
             yield
         finally:
             await asyncio.to_thread(service.close)
+            await asyncio.to_thread(desk.close)
             await asyncio.to_thread(reader.close)
 
     app = FastAPI(title="tagtrail scan upload API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -62,6 +65,7 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
                   "Scan event on Kafka, each rejected one a dead letter. Serve it behind TLS.")
     app.state.scan_service = service
     station.add_station(app, service, reader, clock)
+    transaction_api.add_transactions(app, service, desk)
 
     @app.post("/v1/scans", status_code=202, responses=openapi.upload_responses(), openapi_extra=openapi.upload_operation(),
               summary="Upload a batch of scans from one device")
@@ -102,6 +106,7 @@ def create_app(site: SiteConfig, conn: KafkaConnection, *, clock: Clock = wall_c
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(openapi.components())
             schemas.update(station.components())
+            schemas.update(transaction_api.components())
             app.openapi_schema = schema
         return app.openapi_schema
 
