@@ -325,3 +325,61 @@ def test_reference_rehashes_the_xml_to_the_json_ld_eventids(epcis_schema):
         ilmd = events[ILMD_EVENT]
         assert hashes[ILMD_EVENT] != ilmd["eventID"]
         assert pre_hashes[ILMD_EVENT] == pre_hash(ilmd, {**TAGTRAIL_CONTEXT, "cbvmda": "urn:epcglobal:cbv:mda"})
+
+
+def test_xml_refuses_what_the_standard_forbids_naming_event_and_field(schemas):
+    start = dt.datetime.now(dt.UTC)
+    events = every_field_events(start)
+    transaction, aggregation, shipped = events[5], events[4], events[2]
+    for broken, message in (
+            ({k: v for k, v in transaction.items() if k != "bizTransactionList"}, r"event 0 .*'bizTransactionList'"),
+            (transaction | {"bizTransactionList": []}, "'bizTransactionList' is missing or empty"),
+            ({k: v for k, v in aggregation.items() if k != "parentID"}, "AggregationEvent ADD .*'parentID'"),
+            (shipped | {"bizTransactionList": [{"type": "despatch", "bizTransaction": "urn:x:1"}]},
+             r"bizTransactionList type: 'despatch' is not a CBV 2.0 name"),
+            (shipped | {"sourceList": [{"type": "owner", "source": "urn:x:1"}]}, "sourceList type: 'owner'"),
+            (shipped | {"sourceList": [{"source": "urn:x:1"}]}, "sourceList: 'type' is missing"),
+            (events[3] | {"errorDeclaration": {"declarationTime": _time(start), "reason": "wrong"}},
+             "errorDeclaration reason: 'wrong'")):
+        for version in ("2.0", "1.2"):
+            with pytest.raises(EpcisXmlError, match=message):
+                render({}, [broken], version)
+    # what says nothing is left out, what CBV allows is kept: an empty list, an untyped bizTransaction,
+    # an AggregationEvent OBSERVE without parent, a quantity no exponent can write
+    quiet = shipped | {"sourceList": [], "destinationList": [],
+                       "bizTransactionList": [{"bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:X"}]}
+    observed = {k: v for k, v in aggregation.items() if k != "parentID"} | {"action": "OBSERVE"}
+    tiny = events[3] | {"quantityList": [{"epcClass": LOT_CLASS, "quantity": 1e-07, "uom": "KGM"}]}
+    for version in ("2.0", "1.2"):
+        xml = render({}, [quiet, observed, tiny], version)
+        assert_valid(xml, schemas[version])
+        written = list(etree.fromstring(xml.encode()).find("EPCISBody/EventList"))
+        assert not written[0].findall(".//sourceList") and not written[0].findall(".//destinationList")
+        assert written[0].find("bizTransactionList/bizTransaction").get("type") is None
+        assert written[2].findtext(".//quantityElement/quantity") == "0.0000001"
+
+
+def test_1_2_without_sbdh_leaves_master_data_out_and_says_what_and_how_to_keep_it(schemas):
+    from structlog.testing import capture_logs
+
+    header = {"epcisMasterData": {"vocabularyList": [
+        {"type": "urn:epcglobal:epcis:vtype:EPCInstance", "vocabularyElementList": [
+            {"id": "urn:epc:id:sgtin:0614141.012345.1",
+             "attributes": [{"id": "urn:epcglobal:cbv:mda#lotNumber", "attribute": "LOT-42"}]}]}]}}
+    events = every_field_events(dt.datetime.now(dt.UTC))[:1]
+    with capture_logs() as logs:
+        xml = render(header, events, "1.2")
+    assert_valid(xml, schemas["1.2"])
+    assert "EPCISHeader" not in xml
+    (warning,) = [e for e in logs if e["event"] == "epcis_xml.master_data_left_out"]
+    assert warning["log_level"] == "warning"
+    assert warning["vocabularies"] == ["urn:epcglobal:epcis:vtype:EPCInstance"]
+    assert "--sender/--receiver" in warning["fix"]
+    with capture_logs() as logs:  # with a header naming the parties, the master data travel
+        kept = render(header, events, "1.2", sbdh=SBDH)
+    assert_valid(kept, schemas["1.2"])
+    assert not logs
+    element = etree.fromstring(kept.encode()).find(
+        "EPCISHeader/extension/EPCISMasterData/VocabularyList/Vocabulary/VocabularyElementList/VocabularyElement")
+    assert element.get("id") == "urn:epc:id:sgtin:0614141.012345.1"
+    assert element.findtext("attribute[@id='urn:epcglobal:cbv:mda#lotNumber']") == "LOT-42"
