@@ -9,10 +9,20 @@ many events come.
 
 Values, JSON-LD to XML (both versions; the XML bindings have no bare CBV names):
 - bizStep/disposition/persistentDisposition, errorDeclaration reason, bizTransaction and source/destination
-  types given as CBV short names become their URNs (`shipping` -> `urn:epcglobal:cbv:bizstep:shipping`,
-  `in_transit` -> `urn:epcglobal:cbv:disp:in_transit`, `er:`, `btt:`, `sdt:`); URIs pass unchanged.
+  types given as CBV short names (or CBV web URIs, https://ref.gs1.org/cbv/BTT-po) become their URNs
+  (`shipping` -> `urn:epcglobal:cbv:bizstep:shipping`, `desadv` -> `urn:epcglobal:cbv:btt:desadv`, `er:`,
+  `sdt:`), the form 1.2 partners read; other URIs pass unchanged; a bare name CBV does not define is an
+  error naming the event and field (it would become a made-up urn:epcglobal:cbv: value).
+- An empty bizTransaction/source/destination/quantity list is not written (the XSD wants one member, the
+  event hash leaves it out). A TransactionEvent without bizTransactionList, or an AggregationEvent ADD or
+  DELETE without parentID, is an error: EPCIS requires them.
 - eventID, epcs, readPoint/bizLocation ids and times pass unchanged: the eventID is the CBV 2.0 hash of
-  the event, which does not depend on the syntax it travels in.
+  the event, which does not depend on the syntax it travels in. The reference implementation
+  (epcis-event-hash-generator, which reads XML too) re-hashes the XML of every event to its JSON-LD
+  eventID except one with ILMD: there it keeps the JSON-LD prefix (`cbvmda:lotNumber`, as it expands only
+  prefixes a document's own @context declares) while XML names the element in its namespace
+  (`{urn:epcglobal:cbv:mda}lotNumber`). The eventID of such an event is the JSON-LD one, which the
+  reference reproduces from the JSON-LD export (tests/history/test_epcis_xml.py pins that difference).
 - `tagtrail:<name>` fields (TAGTRAIL_CONTEXT) become `<tagtrail:<name>>` elements in that namespace at
   the end of the event (the XSD's `##other` wildcard); `cbvmda:` ILMD fields use GS1's XML namespace
   `urn:epcglobal:cbv:mda`. Nested objects become nested elements, lists repeat the element.
@@ -21,15 +31,23 @@ Values, JSON-LD to XML (both versions; the XML bindings have no bare CBV names):
 EPCIS 2.0 (urn:epcglobal:epcis:xsd:2): eventID, errorDeclaration and certificationInfo sit at the event
 root (2.0 moved them out of `baseExtension`), quantityList/sourceList/destinationList/ilmd too.
 
-EPCIS 1.2 (urn:epcglobal:epcis:xsd:1): eventID and errorDeclaration go in `baseExtension`;
-quantityList, sourceList, destinationList and ilmd go in the event's `extension`. What 1.2 cannot say:
+EPCIS 1.2 (urn:epcglobal:epcis:xsd:1): eventID and errorDeclaration go in `baseExtension` (1.2's XSD
+has both there; eventID is any URI, so the CBV 2.0 hash `ni:///sha-256;...` is valid: a 1.2 partner, whose
+CBV 1.2 suggests urn:uuid: ids, keeps it as an opaque unique id and finds it again in correctiveEventIDs;
+it cannot recompute it without CBV 2.0's algorithm); bizTransactionList stays at the event root; quantity
+lists, sourceList, destinationList and ilmd go in the event's `extension`. The reference implementation
+reads 1.2 too (it strips `<extension>`/`<baseExtension>` before parsing) and gives the 2.0 eventIDs,
+except for ILMD (above) and the 2.0-only fields below, which it hashes as foreign extensions.
+What 1.2 cannot say:
 - `certificationInfo`, `sensorElementList` and `persistentDisposition` have no 1.2 element. They are NOT
   dropped: each is written as its 2.0 element, in the 2.0 namespace (prefix `epcis2`), in the event's
   `##other` extension slot. A 1.2 reader keeps or ignores them as any foreign extension; it will not
   interpret them as sensor data or persistent dispositions.
-- 1.2's EPCISHeader must hold a StandardBusinessDocumentHeader. Without `sbdh` a 1.2 document has no
-  header, so the location master data is left out (logged as `epcis_xml.master_data_left_out`); give
-  `sbdh` to keep it.
+- 1.2's EPCISHeader must hold a StandardBusinessDocumentHeader, whose Sender and Receiver are required,
+  and 1.2 has no other place for master data. Without `sbdh` a 1.2 document therefore has no header and
+  its master data (location names and addresses, EPCInstance lots and expiries) are left out, with a
+  warning `epcis_xml.master_data_left_out` naming the vocabularies and the fix; the events still name
+  their places by SGLN. An SBDH is not made up: a receiver tagtrail cannot know. Give `sbdh` to keep them.
 - AssociationEvent does not exist in 1.2: a clear error, not a silent drop.
 
 `sbdh` (both versions, optional): a DocumentHeader from tagtrail/history/document_header.py's
