@@ -8,7 +8,6 @@ receipt the other way round. Whoever turns it into EPCIS events needs no site fi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import msgspec
@@ -18,6 +17,8 @@ from tagtrail.config.gs1_locations import gs1_locations
 from tagtrail.events import BusinessTransaction, PartyOrPlace
 from tagtrail.events.business_transaction import transaction_key
 from tagtrail.identity.gln import DIGITAL_LINK, NO_EXTENSION, Gs1KeyError, parse_gln
+from tagtrail.identity.item_key import sgln_key
+from tagtrail_ingest.scans.locations import LocationError, LocationResolver
 from tagtrail_ingest.scans.transaction_barcode import TransactionBarcode, sscc_ok
 
 # CBV 2.0 business transaction types (urn:epcglobal:cbv:btt:<name>).
@@ -68,11 +69,15 @@ def decode_request(body: bytes) -> TransactionIn:
         raise RequestError("body", f"not JSON: {exc}", "malformed_json") from exc
 
 
-@dataclass(frozen=True)
 class SiteParties:
     """This site as EPCIS parties and places: the company's GLN and its locations' SGLNs."""
 
-    site: SiteConfig
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+        self._resolver = LocationResolver(site)
+        self._sglns = gs1_locations(site).locations
+        self._known = {loc.id for loc in site.locations} | {rp.location for rp in site.read_points} \
+            | {s.location for s in site.scanners if s.location}
 
     def company_gln(self) -> str:
         if self.site.company is None:
@@ -83,21 +88,20 @@ class SiteParties:
     def location_id(self, text: str) -> str:
         """A site location id, a read point id (its location) or a GS1 location barcode (the location with that SGLN)."""
         value = text.strip()
-        known = {loc.id for loc in self.site.locations} | {rp.location for rp in self.site.read_points} \
-            | {s.location for s in self.site.scanners if s.location}
-        if value in known:
+        try:  # a scanned GS1 location barcode ((414)...(254)...) to its 414/<gln>/254/<ext> key, as scans place it
+            value = self._resolver.resolve("", value, None)[0] or value
+        except LocationError:
+            pass
+        if value in self._known:
             return value
-        rp = self.site.read_point(value)
-        if rp is not None:
-            return rp.location
-        for loc_id, sgln in gs1_locations(self.site).locations.items():
-            if value in (sgln.digital_link(), sgln.epc_uri(), f"414/{sgln.gln}", f"414/{sgln.gln}/254/{sgln.extension}"):
+        for loc_id, sgln in self._sglns.items():
+            if value in (sgln.digital_link(), sgln.epc_uri(), sgln_key(sgln.gln, sgln.extension)):
                 return loc_id
         raise RequestError("location", f"location {text!r} is not a location or read point of the site config")
 
     def own(self, location: str) -> list[PartyOrPlace]:
         gln = self.company_gln()
-        sgln = gs1_locations(self.site).locations.get(location)
+        sgln = self._sglns.get(location)
         place = sgln.digital_link() if sgln is not None else f"{DIGITAL_LINK}414/{gln}"
         return [PartyOrPlace(type="owning_party", id=f"{DIGITAL_LINK}417/{gln}"), PartyOrPlace(type="location", id=place)]
 

@@ -107,6 +107,11 @@ class TransactionDesk:
             return await self._publish(closed, 200)
 
     async def listing(self, status: str | None, location: str | None) -> Answer:
+        if location is not None:
+            try:
+                location = self.parties.location_id(location)
+            except RequestError:
+                pass  # not a place of this site: nothing is there
         async with self._lock:
             if (problem := await self._catch_up()) is not None:
                 return problem

@@ -3,6 +3,7 @@
 // checked through POST /v1/validate when the service is reachable, and sent by the Sender in batches.
 import { authHeaders, escapeHtml, fetchWithin, forgetDevice, loadDevice, saveDevice, visible, registerShell } from "./settings.js";
 import { openQueue, Sender } from "./queue.js";
+import { TransactionPanel, isTransactionBarcode, transactionDirection } from "./transactions.js";
 
 const DEFAULT_ACTIONS = ["receive", "putaway", "pick", "pack", "ship", "count"];
 const STATE_KEY = "tagtrail.station";
@@ -13,6 +14,7 @@ let device = loadDevice();
 let station = JSON.parse(localStorage.getItem(STATE_KEY) || "{}"); // { action, location, settings }
 let queue;
 let sender;
+let transactions;
 
 function remember() {
   localStorage.setItem(STATE_KEY, JSON.stringify(station));
@@ -171,6 +173,9 @@ async function onScan(raw) {
     $("last").textContent = "pick an action first";
     return;
   }
+  if (transactionDirection(station.action) && isTransactionBarcode(text, station.settings?.gs_substitute)) {
+    return transactions.scanned(text, station.action); // a shipment label or PO: opens or closes, not an item scan
+  }
   const scan = { raw_data: text, action: station.action, location: station.location || null, scanned_at: new Date().toISOString(), device_id: device.deviceId, check: null };
   const id = await queue.add(scan); // stored before anything else: a crash from here on loses nothing
   await render();
@@ -210,9 +215,20 @@ async function start() {
       render();
     },
   });
+  transactions ||= new TransactionPanel({
+    getDevice: () => device,
+    getLocation: () => station.location || station.settings?.home_location || null,
+    show: (status, html) => {
+      const last = $("last");
+      last.dataset.status = status;
+      last.innerHTML = html;
+      if (status !== "not_validated") beep(status === "parsed");
+    },
+  });
   renderActions();
   renderFooter();
   await render();
+  transactions.refresh();
   focusNext();
   sender.flush(); // whatever a previous page load left queued or unacknowledged
 }
@@ -222,6 +238,7 @@ wedgeInput($("location-input"), (value) => {
   station.location = text || null;
   remember();
   renderFooter();
+  if (transactions) transactions.refresh();
   focusNext();
 });
 wedgeInput($("scan-input"), onScan);

@@ -4,7 +4,7 @@
 const CACHE = "tagtrail-station-v1";
 // Paths relative to where the service is mounted (sw.js sits at its root), so a reverse-proxy prefix works.
 const BASE = new URL("./", self.location).pathname;
-const SHELL = ["", "items", "web/style.css", "web/station.js", "web/queue.js", "web/settings.js", "web/items.js"].map((p) => BASE + p);
+const SHELL = ["", "items", "web/style.css", "web/station.js", "web/queue.js", "web/settings.js", "web/transactions.js", "web/items.js"].map((p) => BASE + p);
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
