@@ -92,6 +92,9 @@ def test_xml_carries_the_json_ld_events_with_the_same_ids(exported, schemas):
         assert parsed == [(e["eventID"], e["epcList"], e["eventTime"], "urn:epcglobal:cbv:bizstep:" + e["bizStep"],
                            "urn:epcglobal:cbv:disp:" + e["disposition"], e["readPoint"]["id"]) for e in events]
         assert all(e["eventID"].startswith("ni:///sha-256;") for e in events)
+        hashes, _ = reference_xml(etree.tostring(root, encoding="unicode"))  # what a partner re-hashing gets
+        assert [h for h, e in zip(hashes, events, strict=True) if "ilmd" not in e] == \
+            [e["eventID"] for e in events if "ilmd" not in e]
 
 
 def synthetic_event(n: int, start: dt.datetime) -> dict:
@@ -383,3 +386,17 @@ def test_1_2_without_sbdh_leaves_master_data_out_and_says_what_and_how_to_keep_i
         "EPCISHeader/extension/EPCISMasterData/VocabularyList/Vocabulary/VocabularyElementList/VocabularyElement")
     assert element.get("id") == "urn:epc:id:sgtin:0614141.012345.1"
     assert element.findtext("attribute[@id='urn:epcglobal:cbv:mda#lotNumber']") == "LOT-42"
+
+
+def test_sensor_report_bare_type_is_gs1_vocabulary_in_xml_as_in_json_ld(schemas):
+    hash_generator = pytest.importorskip("epcis_event_hash_generator.hash_generator", reason="the reference hash")
+    json_to_py = pytest.importorskip("epcis_event_hash_generator.json_to_py", reason="the reference hash")
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    event = synthetic_event(1, start) | {"sensorElementList": [
+        {"sensorReport": [{"type": "Temperature", "value": 26.5, "uom": "CEL"}]}]}
+    xml = render({}, [event], "2.0")
+    assert_valid(xml, schemas["2.0"])
+    report = etree.fromstring(xml.encode()).find("EPCISBody/EventList/ObjectEvent/sensorElementList/sensorElement/sensorReport")
+    assert report.get("type") == "https://gs1.org/voc/Temperature"
+    as_json = json_to_py.event_list_from_epcis_document_json(document_head(now=start) | {"epcisBody": {"eventList": [event]}})
+    assert reference_xml(xml)[1] == hash_generator.derive_prehashes_from_events(as_json)
