@@ -132,6 +132,8 @@ REQUIRED_LISTS_1_2 = {"ObjectEvent": "epcList", "AggregationEvent": "childEPCs",
 EPC_LISTS = frozenset({"epcList", "childEPCs"})
 QUANTITY_LISTS = frozenset({"quantityList", "childQuantityList"})
 NOT_FIELDS = frozenset({"type", "@context"})
+OBJECT_FIELDS = frozenset({"readPoint", "bizLocation", "errorDeclaration", "persistentDisposition", "ilmd"})
+LIST_FIELDS = EPC_LISTS | QUANTITY_LISTS | {"bizTransactionList", "sourceList", "destinationList", "sensorElementList"}
 
 
 class EpcisXmlError(ValueError):
@@ -283,6 +285,9 @@ class _EventWriter:
         if not _present(event, name):
             return
         value = event[name]
+        if name in OBJECT_FIELDS and not isinstance(value, dict) or name in LIST_FIELDS and not isinstance(value, list):
+            raise EpcisXmlError(f"{where}: {name!r} must be a JSON {'object' if name in OBJECT_FIELDS else 'array'}, "
+                                f"got {type(value).__name__}")
         tag = f"{{{namespace}}}{name}" if namespace else name
         if name in EPC_LISTS:
             listed = _sub(parent, tag)
@@ -304,10 +309,10 @@ class _EventWriter:
         elif name == "bizTransactionList":
             listed = _sub(parent, tag)
             for item in value:
+                text = _required(item, "bizTransaction", f"{where} {name}")
                 attributes = {"type": _urn(item["type"], CBV["bizTransaction"], f"{where} {name} type")} \
                     if item.get("type") else {}  # the one optional type: CBV lets a bizTransaction go untyped
-                element = _sub(listed, "bizTransaction", **attributes)
-                element.text = _required(item, "bizTransaction", f"{where} {name}")
+                _sub(listed, "bizTransaction", **attributes).text = text
         elif name in ("sourceList", "destinationList"):
             member = name.removesuffix("List")
             listed = _sub(parent, tag)
@@ -396,6 +401,8 @@ def _urn(value: str, cbv: CbvVocabulary, where: str) -> str:
     """A CBV name as its URN, the form of the XML bindings and of 1.2 partners: a bare name or a CBV web URI
     (https://ref.gs1.org/cbv/BTT-po) of a name the vocabulary has becomes `urn:epcglobal:cbv:btt:po`; any
     other URI passes unchanged; a bare name CBV does not define is refused (it would be a made-up URN)."""
+    if not isinstance(value, str):
+        raise EpcisXmlError(f"{where}: {value!r} is not a CBV 2.0 name nor a URI")
     if value.startswith(cbv.web) and value[len(cbv.web):] in cbv.names:
         return cbv.urn + value[len(cbv.web):]
     if ":" in value:

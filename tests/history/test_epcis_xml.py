@@ -342,6 +342,10 @@ def test_xml_refuses_what_the_standard_forbids_naming_event_and_field(schemas):
              r"bizTransactionList type: 'despatch' is not a CBV 2.0 name"),
             (shipped | {"sourceList": [{"type": "owner", "source": "urn:x:1"}]}, "sourceList type: 'owner'"),
             (shipped | {"sourceList": [{"source": "urn:x:1"}]}, "sourceList: 'type' is missing"),
+            (shipped | {"destinationList": [{"type": None, "destination": "urn:x:1"}]}, "destinationList type: None"),
+            (shipped | {"bizTransactionList": ["urn:x:1"]}, "bizTransactionList: 'bizTransaction' is missing"),
+            (shipped | {"sourceList": {"type": "location", "source": "urn:x:1"}}, "'sourceList' must be a JSON array"),
+            (events[0] | {"ilmd": "LOT-42"}, "'ilmd' must be a JSON object, got str"),
             (events[3] | {"errorDeclaration": {"declarationTime": _time(start), "reason": "wrong"}},
              "errorDeclaration reason: 'wrong'")):
         for version in ("2.0", "1.2"):
