@@ -196,7 +196,7 @@ def _header(version: str, header: dict, sbdh: DocumentHeader | None, created: st
         return None
     head = etree.Element("EPCISHeader", nsmap={"sbdh": SBDH_NS} if sbdh else None)
     if sbdh:
-        head.append(_sbdh(sbdh, version, created))
+        head.append(_sbdh(sbdh, created))
     if master:
         vocabularies = _sub(_sub(_sub(head, "extension"), "EPCISMasterData"), "VocabularyList")
         for index, vocabulary in enumerate(master):
@@ -216,14 +216,16 @@ def _header(version: str, header: dict, sbdh: DocumentHeader | None, created: st
     return head
 
 
-def _sbdh(sbdh: DocumentHeader, version: str, created: str) -> etree._Element:
+def _sbdh(sbdh: DocumentHeader, created: str) -> etree._Element:
+    """Standard EPCglobal, Type Events, TypeVersion 1.0 (the SBDH document type's version, not the EPCIS one:
+    the value the EPCIS standard's SBDH section gives and that EPCIS exchanges, DSCSA ones included, carry)."""
     head = etree.Element(f"{{{SBDH_NS}}}StandardBusinessDocumentHeader")
     _sub(head, f"{{{SBDH_NS}}}HeaderVersion").text = "1.0"
     for role, party in (("Sender", sbdh.sender), ("Receiver", sbdh.receiver)):
         element = _sub(head, f"{{{SBDH_NS}}}{role}")
         _sub(element, f"{{{SBDH_NS}}}Identifier", Authority=party.authority).text = party.identifier
     document = _sub(head, f"{{{SBDH_NS}}}DocumentIdentification")
-    for name, value in (("Standard", "EPCglobal"), ("TypeVersion", version),
+    for name, value in (("Standard", "EPCglobal"), ("TypeVersion", "1.0"),
                         ("InstanceIdentifier", sbdh.instance_identifier),
                         ("Type", "Events"), ("CreationDateAndTime", created)):
         _sub(document, f"{{{SBDH_NS}}}{name}").text = value

@@ -182,7 +182,8 @@ def test_document_header_checks_each_party_and_names_it_alike_in_json_ld_and_sbd
         found = [(e.text, e.get("Authority")) for e in root.iter(f"{sbdh_ns}Identifier")]
         assert found == [("0614141000005", "GS1"), ("urn:epc:id:sgln:0614141.00001.door2", "SGLN")]
         assert root.findtext(f".//{sbdh_ns}InstanceIdentifier") == "doc-1"
-        assert root.findtext(f".//{sbdh_ns}TypeVersion") == version
+        assert root.findtext(f".//{sbdh_ns}TypeVersion") == "1.0"  # the SBDH document type's, in either version
+        assert root.get("schemaVersion") == version
 
 
 def test_json_ld_document_with_sender_and_receiver_is_schema_valid(epcis_schema):
