@@ -22,6 +22,7 @@ COMMANDS = [
     "tagtrail_cli.commands.sink",
     "tagtrail_cli.commands.sql",
     "tagtrail_cli.commands.items",
+    "tagtrail_cli.commands.lots",
     "tagtrail_cli.commands.migrate",
     "tagtrail_cli.commands.decode",
     "tagtrail_cli.commands.check_config",
