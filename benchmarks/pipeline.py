@@ -87,7 +87,7 @@ class Offsets:
 TAIL_S = 3  # the site's idle_advance_s
 FIRST_QUERYABLE = """
 CREATE MATERIALIZED VIEW IF NOT EXISTS bench_first_queryable ENGINE = MergeTree ORDER BY event_id AS
-SELECT event_id, event_time, recorded_at, provisional, now64(6) AS ingested_at FROM movements_ingest_v2
+SELECT event_id, event_time, recorded_at, provisional, now64(6) AS ingested_at FROM movements_ingest_v3
 """
 
 

@@ -145,7 +145,7 @@ def committed_lag(conn: KafkaConnection, stream: SinkStream = MOVEMENTS_STREAM) 
     consumer = Consumer(conn.consumer_config(stream.group_id(conn.topics)))
     try:
         parts = [TopicPartition(stream.topic(conn.topics), p) for p in range(conn.partitions)]
-        committed = consumer.committed(parts, timeout=10)
+        committed = committed_offsets(consumer, parts)
         lag = 0
         for tp in committed:
             _low, high = consumer.get_watermark_offsets(tp, timeout=10)
@@ -153,6 +153,22 @@ def committed_lag(conn: KafkaConnection, stream: SinkStream = MOVEMENTS_STREAM) 
         return lag
     finally:
         consumer.close()
+
+
+def committed_offsets(consumer: Consumer, parts: list, timeout_s: float = 30.0) -> list:
+    """The group's committed offsets, asked again while a fresh broker's group coordinator is not ready
+    (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS): the sink's groups may be new to the broker."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    not_ready = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.committed(parts, timeout=10)
+        except KafkaException as exc:
+            if exc.args[0].code() not in not_ready or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def read_as_the_sink(conn: KafkaConnection, expected: int, per_partition: int,
