@@ -42,6 +42,7 @@ class Harness:
 HARNESSES = (
     Harness("barcode_parse", ("--scans", "5000", "--rounds", "3")),
     Harness("event_hash", ("--events", "2000", "--rounds", "3")),
+    Harness("epcis_export", ("--events", "100000", "--small", "10000")),
     Harness("limits", ("--n", "50000")),
     Harness("llrp_adapter", ("--readers", "1,8", "--warmup", "2", "--window", "5"), kafka="env"),
     Harness("scan_upload", ("--uploads", "20"), kafka="env"),
