@@ -9,23 +9,20 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
-import msgspec
-
 from tagtrail.events import Identity, Movement
 from tagtrail.wire import Codec
 from tagtrail.wire.schema_store import LocalSchemaStore
 from tagtrail.wire.schemas import SchemaRef, bundled_schema
 from tagtrail_processors.decisions.item_state import (
     HotPart,
-    ItemState,
     decode_emitted,
     decode_hot,
     decode_state,
     encode_emitted,
-    encode_hot,
     encode_log,
 )
 from tagtrail_processors.decisions.tracker import PartitionTracker, Rules
+from tests.processors.changelog_before_lots import records_before_lots
 from tests.processors.reference import fold, run_core
 from tests.processors.scenarios import T0, S, Script, identity, sentinels, site
 
@@ -125,54 +122,6 @@ def test_a_late_earlier_scan_revises_the_lot_of_the_movements_after_it():
     assert _history(in_order)[item.item_key] == _history(events)[item.item_key]
 
 
-# The changelog layouts today's processors write (before lots were kept): arrays without the lot fields.
-class _ScanFactV1(msgspec.Struct, array_like=True):
-    time: int
-    event_id: str
-    action: str
-    location: str | None
-    read_point: str | None
-
-
-class _BaseStateV1(msgspec.Struct, array_like=True):
-    location: str | None = None
-    read_point: str | None = None
-    step: str | None = None
-    disposition: str | None = None
-
-
-class _EmittedV1(msgspec.Struct, array_like=True):
-    movement_type: str
-    event_time: int
-    from_location: str | None
-    to_location: str | None
-    read_point: str | None
-    biz_step: str
-    disposition: str
-    direction: str
-    anomaly: str | None
-    sources: list[str]
-    provisional: bool = False
-
-
-def _as_v1(state: ItemState) -> tuple[bytes, bytes, bytes]:
-    """The item's log, hot part and emitted records re-encoded in the layout without lot fields."""
-    enc = msgspec.msgpack.Encoder()
-    fields = {f: getattr(state, f) for f in state.__struct_fields__}
-
-    def base(b):
-        return None if b is None else _BaseStateV1(b.location, b.read_point, b.step, b.disposition)
-
-    log = {**fields, "emitted": {}, "base": base(state.base), "quiet_state": base(state.quiet_state),
-           "scans": [_ScanFactV1(sc.time, sc.event_id, sc.action, sc.location, sc.read_point) for sc in state.scans]}
-    hot = msgspec.msgpack.decode(encode_hot(state))
-    hot[6] = msgspec.to_builtins(base(state.quiet_state))
-    emitted = {k: _EmittedV1(e.movement_type, e.event_time, e.from_location, e.to_location, e.read_point, e.biz_step,
-                             e.disposition, e.direction, e.anomaly, e.sources, e.provisional)
-               for k, e in state.emitted.items()}
-    return enc.encode(log), enc.encode(hot), enc.encode(emitted)
-
-
 def test_state_written_before_lots_were_kept_restores_and_learns_a_lot():
     rules = Rules.from_site(site())
     before = PartitionTracker(rules)
@@ -180,7 +129,7 @@ def test_state_written_before_lots_were_kept_restores_and_learns_a_lot():
     _feed(before, Script().dwell(item, "pick-1", 0, 100, 1.0, reader="r3").scan(item, "count", 10, location="pick-face-1"))
     old = before.items[item.item_key]
     assert old.emitted and old.scans
-    log, hot, emitted = _as_v1(old)
+    log, hot, emitted = records_before_lots(old)
     restored = decode_state(log)
     restored.emitted = decode_emitted(emitted)
     assert isinstance(decode_hot(hot), HotPart)

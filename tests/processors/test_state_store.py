@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from confluent_kafka import Producer
 
 from tagtrail.kafka import KafkaConnection
 from tagtrail_processors.decisions.tracker import PartitionTracker, Rules
-from tagtrail_processors.stream.state_store import HOT_SUFFIX, changelog_records, restore
+from tagtrail_processors.stream.state_store import EMITTED_SUFFIX, HOT_SUFFIX, changelog_records, restore
+from tests.processors.changelog_before_lots import records_before_lots
 from tests.processors.scenarios import T0, S, Script, identity, site
 
 NOW = T0 + 3600 * S
@@ -42,3 +45,29 @@ def test_a_restored_partition_still_deletes_the_hot_part_written_before_the_rest
     assert records[item.item_key.encode() + HOT_SUFFIX] is None  # written before the restart: deleted
     assert fresh.item_key.encode() + HOT_SUFFIX not in records  # a new item has none: nothing to delete
     assert records[item.item_key.encode()] is not None and records[fresh.item_key.encode()] is not None
+
+
+def test_a_changelog_written_before_lots_were_kept_restores_and_the_item_learns_its_lot(kafka: KafkaConnection):
+    """An upgrade restores the records the previous build left (no lot fields in their arrays): the item
+    comes back as it was, nothing published is re-published, and its next scan with a lot is carried."""
+    rules = Rules.from_site(site())
+    before = PartitionTracker(rules)
+    item = identity(72)
+    _add(before, Script().dwell(item, "pick-1", 0, 20, 1.0).reads)
+    before.add_scan(Script().scan(item, "count", 10, location="pick-face-1").scans[0], NOW)
+    before.advance(NOW)
+    old = before.items[item.item_key]
+    log, hot, emitted = records_before_lots(old)
+    producer = Producer(kafka.producer_config())
+    key = item.item_key.encode()
+    for k, v in ((key, log), (key + HOT_SUFFIX, hot), (key + EMITTED_SUFFIX, emitted)):
+        producer.produce(kafka.topics.processor_state, v, k, partition=1)
+    producer.flush(30)
+
+    restored = restore(kafka, rules, [1])[1]
+    assert restored.items == {item.item_key: old}
+    expiry = (dt.datetime.fromtimestamp(T0 // S, dt.UTC) + dt.timedelta(days=400)).date()
+    restored.add_scan(Script().scan(item, "count", 100, location="pick-face-1", lot="L1", expiry=expiry).scans[0], NOW)
+    out = restored.advance(NOW)
+    assert [(m.movement_type, m.lot, m.expiry, retracted) for m, retracted in out] == [
+        ("state_changed", "L1", expiry, False)]
