@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from tagtrail.config import Company, Location, SiteConfig
+from tagtrail.config import Company, Location, ReadPoint, SiteConfig
 from tagtrail.kafka import KafkaConnection
 from tagtrail_ingest.scans.transaction_request import (
     RequestError,
@@ -51,3 +51,15 @@ def test_the_new_topics_are_created_and_item_master_is_compacted(kafka: KafkaCon
         resource = ConfigResource(ConfigResource.Type.TOPIC, name)
         policies[name] = admin.describe_configs([resource])[resource].result()["cleanup.policy"].value
     assert policies == {kafka.topics.transactions: "delete", kafka.topics.item_master: "compact"}
+
+
+def test_a_station_location_may_be_a_read_point_or_the_doors_gs1_barcode() -> None:
+    site = SiteConfig(company=COMPANY, locations=(Location(id="dock-door-2", sgln_extension="door-2"),),
+                      read_points=(ReadPoint(id="door-2-outer", location="dock-door-2", kind="dock_door_outer"),))
+    parties = SiteParties(site)
+    assert parties.location_id("door-2-outer") == "dock-door-2"
+    assert parties.location_id("(414)0614141000005(254)door-2") == "dock-door-2"
+    assert parties.location_id("https://id.gs1.org/414/0614141000005/254/door-2") == "dock-door-2"
+    with pytest.raises(RequestError, match="not a location") as refused:
+        parties.location_id("(414)0614141000005(254)door-9")
+    assert refused.value.field == "location"
