@@ -15,8 +15,9 @@ from lxml import etree
 
 from tagtrail.history.epcis import export_epcis, iter_events, site_master_data, write_epcis_json
 from tagtrail.history.epcis_places import EpcisPlaces
+from tagtrail.history.event_versions import ITEM_EPC_URIS, PAGE_END, PAGE_VERSIONS
 from tagtrail.history.migrations import migrate
-from tagtrail.history.queries import EVENTS_IN_RANGE, ITEM_EPC_URIS
+from tagtrail.history.queries import ANY_TRANSACTIONS
 from tagtrail_cli.commands.items import with_progress
 from tests.history.conftest import store, store_for_cli
 from tests.history.scenario import GTIN, HOUR, T0, item_key, mv, warehouse_day
@@ -133,11 +134,11 @@ class Result:
 
 
 class ChunkedHistory:
-    """A client whose history is `size` movements made up page by page, as ClickHouse would serve them:
-    it never holds more than the page asked for."""
+    """A client whose event_log is `size` single-version events made up page by page, as ClickHouse would
+    serve them: it never holds more than the page asked for."""
 
-    COLUMNS: ClassVar[list[str]] = ["event_id", "event_time", "recorded_at", "item_key", "epc_uri", "action", "biz_step", "disposition",
-               "read_point", "to_location", "from_location", "movement_type", "anomaly"]
+    COLUMNS: ClassVar[list[str]] = ["event_id", "event_time", "recorded_at", "retracted", "item_key", "epc_uri", "action", "biz_step",
+               "disposition", "read_point", "to_location", "from_location", "movement_type", "anomaly"]
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -146,13 +147,18 @@ class ChunkedHistory:
     def query(self, sql: str, parameters: dict) -> Result:
         if sql == ITEM_EPC_URIS.sql:
             return Result(["item_key", "epc_uri"], [])
-        assert sql == EVENTS_IN_RANGE.sql
-        self.pages += 1
+        if sql == ANY_TRANSACTIONS.sql:  # no shipment or receipt recorded: no context query per batch
+            return Result(["any"], [(False,)])
         start = int(parameters["after_id"][3:]) + 1 if parameters["after_id"] else 0
+        if sql == PAGE_END.sql:
+            self.pages += 1
+            ends = range(start, min(start + parameters["limit"], self.size))
+            return Result(["event_time", "event_id", "item_key"], [(at(T0 + n * 1000), f"ev-{n:07d}", f"01/{GTIN}/21/{n}") for n in ends])
+        assert sql == PAGE_VERSIONS.sql
         rows = []
-        for n in range(start, min(start + parameters["limit"], self.size)):
+        for n in range(start, int(parameters["last_id"][3:]) + 1):
             time = at(T0 + n * 1000)
-            rows.append((f"ev-{n:07d}", time, time, f"01/{GTIN}/21/{n}", None, "OBSERVE", "storing",
+            rows.append((f"ev-{n:07d}", time, time, 0, f"01/{GTIN}/21/{n}", None, "OBSERVE", "storing",
                          "sellable_not_accessible", "aisle-a-storage", "storage-a", "dock-door-1", "moved", None))
         return Result(self.COLUMNS, rows)
 
