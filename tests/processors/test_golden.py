@@ -138,6 +138,6 @@ def test_lots_scanned_offline_reach_every_movement_and_a_second_lot_is_flagged(k
         ("moved", 60, None, None, None),
         ("state_changed", 30, "L1", expiry, None),
         ("moved", 60, "L1", expiry, None),  # revised under its own id
-        ("state_changed", 90, "L1", expiry, "lot_mismatch: scanned L2, known L1"),
+        ("state_changed", 90, "L1", expiry, 'lot_mismatch: scanned "L2", known "L1"'),
     ]
     assert got[1].event_id == got[3].event_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 
 from tagtrail.events import Identity, Movement
 from tagtrail.wire import Codec
@@ -89,7 +90,7 @@ def test_a_scan_naming_another_lot_is_an_anomaly_and_the_known_lot_stays():
     assert [(r[0], r[1], r[4], r[5], r[6]) for r in got] == [
         ("arrived", 0.0, None, None, None),
         ("state_changed", 10.0, None, "L1", EXPIRY),
-        ("state_changed", 30.0, (f"lot_mismatch: scanned L9, known L1; expiry_mismatch: scanned "
+        ("state_changed", 30.0, (f'lot_mismatch: scanned "L9", known "L1"; expiry_mismatch: scanned '
                                  f"{OTHER_EXPIRY.isoformat()}, known {EXPIRY.isoformat()}"), "L1", EXPIRY),
         ("moved", 200.0, None, "L1", EXPIRY),  # never overwritten
     ]
@@ -111,12 +112,12 @@ def test_a_late_earlier_scan_revises_the_lot_of_the_movements_after_it():
     assert got == [
         ("arrived", 0.0, None, None, None),
         ("state_changed", 20.0, None, "L1", EXPIRY),
-        ("state_changed", 50.0, "lot_mismatch: scanned L2, known L1", "L1", EXPIRY),
+        ("state_changed", 50.0, 'lot_mismatch: scanned "L2", known "L1"', "L1", EXPIRY),
         ("moved", 200.0, None, "L1", EXPIRY),
     ]
     ours = [m for m, _ in published if m.identity == item]
     scan_50 = [m for m in ours if m.event_time == T0 + 50 * S]
-    assert [(m.lot, m.anomaly) for m in scan_50] == [("L2", None), ("L1", "lot_mismatch: scanned L2, known L1")]
+    assert [(m.lot, m.anomaly) for m in scan_50] == [("L2", None), ("L1", 'lot_mismatch: scanned "L2", known "L1"')]
     assert len({m.event_id for m in scan_50}) == 1  # a revision, not a second event
     in_order = sorted(events, key=lambda e: getattr(e, "scanned_at", None) or e.last_seen)
     assert _history(in_order)[item.item_key] == _history(events)[item.item_key]
@@ -159,7 +160,7 @@ def test_folded_scans_keep_the_known_lot_for_the_history_that_follows():
     state = t.items[item.item_key]
     assert not [sc for sc in state.scans if sc.time < T0 + day * S] and state.base.lot == "L1"
     assert [(m.movement_type, m.lot, m.anomaly) for m, _ in out if m.identity == item] == [
-        ("moved", "L1", None), ("state_changed", "L1", "lot_mismatch: scanned L7, known L1")]
+        ("moved", "L1", None), ("state_changed", "L1", 'lot_mismatch: scanned "L7", known "L1"')]
 
 
 def _movement_schema_before_lots() -> dict:
@@ -181,3 +182,20 @@ def test_movements_written_with_the_schema_before_lots_still_decode():
     data = Codec("Movement", writer=old).encode_record(record)
     decoded = Codec("Movement").decode(data)
     assert (decoded.event_id, decoded.to_location, decoded.lot, decoded.expiry) == ("m-1", "dock-door-1", None, None)
+
+
+def test_a_mismatch_names_lots_with_commas_and_quotes_unambiguously():
+    """AI 10 allows `,` `;` and `"`: each lot is a JSON string in the anomaly, so a reader gets both back."""
+    item = identity(68)
+    known, scanned = 'A,1"; known', "B;2, scanned"
+    s = Script().dwell(item, "pick-1", 0, 100, 1.0, reader="r3")
+    s.scan(item, "count", 10, location="pick-face-1", lot=known, n=0).scan(item, "count", 30, location="pick-face-1", lot=scanned, n=1)
+    flagged = [r for r in _history(sentinels(3, 5000, s).events())[item.item_key] if r[4]]
+    assert len(flagged) == 1 and flagged[0][5] == known
+    decoder = json.JSONDecoder()
+    text = flagged[0][4]
+    assert text.startswith("lot_mismatch: scanned ")
+    got_scanned, end = decoder.raw_decode(text, len("lot_mismatch: scanned "))
+    assert text[end:].startswith(", known ")
+    got_known, end = decoder.raw_decode(text, end + len(", known "))
+    assert (got_scanned, got_known, end) == (scanned, known, len(text))

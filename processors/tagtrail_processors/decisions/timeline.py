@@ -49,6 +49,7 @@ anyway and get no provisional movement.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import msgspec
@@ -172,14 +173,16 @@ class _Sweep:
 
     def learn(self, sc: ScanFact) -> tuple[bool, tuple[str, ...]]:
         """Takes the scan's lot and expiry where the item has none yet; returns whether it learned one, and
-        the mismatches where it had another (the known values stay: the first scan in event time names them)."""
+        the mismatches where it had another (the known values stay: the first scan in event time names them).
+        Lots are quoted as JSON strings: AI 10 allows commas, semicolons and quotes, and a reader of the
+        anomaly must still tell the two lots apart."""
         learned = False
         notes: list[str] = []
         if sc.lot is not None:
             if self.lot is None:
                 self.lot, learned = sc.lot, True
             elif sc.lot != self.lot:
-                notes.append(f"lot_mismatch: scanned {sc.lot}, known {self.lot}")
+                notes.append(f"lot_mismatch: scanned {json.dumps(sc.lot)}, known {json.dumps(self.lot)}")
         if sc.expiry is not None:
             if self.expiry is None:
                 self.expiry, learned = sc.expiry, True
