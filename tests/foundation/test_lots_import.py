@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from tagtrail.config import KafkaSettings
 from tagtrail.events import ItemMaster
-from tagtrail.kafka import KafkaConnection
+from tagtrail.kafka import KafkaConnection, connect
 from tagtrail.wire import Codec
 from tagtrail_cli.commands.lots import file_digest, import_lots
+from tagtrail_cli.user_errors import UserError
 from tests.scans.barcodes import GS, gtin14, wrong_check_digit
 from tests.scans.conftest import read_topic
+from tests.services import free_port
 
 GTIN = gtin14("0061414112345")
 T0 = 1_764_000_000_000_000  # a pure value: the injected clock's reading
@@ -130,3 +133,12 @@ def test_the_embedded_cluster_is_refused_with_the_reason(tmp_path) -> None:
     site.write_text("site_id: s\n")
     done = tagtrail("lots", "import", str(lots), "--site", str(site))
     assert done.returncode == 2 and "needs kafka.bootstrap_servers" in done.stderr
+
+
+def test_kafka_unreachable_is_a_plain_error_and_nothing_is_published(tmp_path) -> None:
+    lots = tmp_path / "lots.csv"
+    lots.write_text(f"item,lot\n01/{GTIN}/21/SER-1,LOT-A\n")
+    conn = connect(KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", topic_prefix="nowhere"))
+    with pytest.raises(UserError, match="Kafka did not start the import's transaction") as refused:
+        import_lots(conn, lots, timeout_s=2.0)
+    assert refused.value.exit_code == 1

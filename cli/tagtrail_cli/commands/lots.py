@@ -23,6 +23,7 @@ from pathlib import Path
 
 import structlog
 from biip.gtin import Gtin
+from confluent_kafka import KafkaException
 
 from tagtrail.events import ItemMaster
 from tagtrail.identity.barcode import BarcodeError, BarcodeParser
@@ -113,16 +114,23 @@ def import_lots(conn: KafkaConnection, path: Path, *, delimiter: str = ",", cloc
     codec = codec_for("ItemMaster", schema_registry_url=schema_registry_url)
     report = ImportReport(path, file_digest(path))
     topic = conn.topics.item_master
+    # One transactional id per file: a second import of the same file running at once fences the first.
     producer = conn.transactional_producer(f"{conn.topics.prefix}.lots-import.{report.digest}",
                                            **{"transaction.timeout.ms": 900_000, "linger.ms": 20})
-    producer.init_transactions(timeout_s)
-    producer.begin_transaction()
+    try:
+        producer.init_transactions(timeout_s)
+        producer.begin_transaction()
+    except KafkaException as exc:
+        raise UserError(f"Kafka did not start the import's transaction: {exc.args[0].str()}", exit_code=1) from exc
     try:
         for record in _records(path, report, delimiter, now, progress):
             _produce(producer, topic, record.item_key.encode(), codec.encode(record), timeout_s)
         producer.commit_transaction(timeout_s)
-    except BaseException:
-        producer.abort_transaction(timeout_s)
+    except BaseException as exc:
+        _abort_quietly(producer, timeout_s)
+        if isinstance(exc, KafkaException):
+            raise UserError(f"Kafka did not commit the import ({exc.args[0].str()}); nothing of {path} was "
+                            "published: run it again", exit_code=1) from exc
         raise
     log.info("lot_import_committed", file=str(path), topic=topic, accepted=report.accepted, refused=len(report.refused))
     return report
@@ -254,6 +262,13 @@ def _produce(producer, topic: str, key: bytes, value: bytes, timeout_s: float) -
             if time.monotonic() > deadline:
                 raise UserError(f"Kafka took no record for {timeout_s} s; nothing of the import was committed") from None
             producer.poll(0.05)
+
+
+def _abort_quietly(producer, timeout_s: float) -> None:
+    try:
+        producer.abort_transaction(timeout_s)
+    except KafkaException as exc:  # the transaction times out on the broker anyway; the first error is the story
+        log.warning("lot_import_abort_failed", error=exc.args[0].str())
 
 
 def _wall_clock_micros() -> int:
