@@ -18,9 +18,10 @@ from fastapi.testclient import TestClient
 
 from tagtrail.config import Company, KafkaSettings, Location, ReadPoint, Scanner, ScanServiceSettings, SiteConfig
 from tagtrail.events import BusinessTransaction, PartyOrPlace
-from tagtrail.kafka import KafkaConnection
+from tagtrail.kafka import KafkaConnection, connect
 from tagtrail.wire import Codec
 from tests.scans.conftest import TOKENS, auth, read_topic
+from tests.services import free_port
 
 COMPANY_GLN = "0614141000005"
 CUSTOMER_GLN = "4012345000009"
@@ -208,3 +209,14 @@ def test_the_openapi_document_describes_the_transactions_api(site, kafka) -> Non
     assert {"post"} <= set(doc["paths"]["/v1/transactions"]) and "get" in doc["paths"]["/v1/transactions"]
     assert "post" in doc["paths"]["/v1/transactions/{transaction_id}/close"]
     assert {"TransactionIn", "TransactionOut"} <= set(doc["components"]["schemas"])
+
+
+def test_kafka_unreachable_answers_503_with_retry_after_and_records_nothing(kafka) -> None:
+    dead = connect(KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", topic_prefix=kafka.topics.prefix))
+    site = transaction_site(kafka)
+    site = replace(site, kafka=replace(site.kafka, bootstrap_servers=dead.bootstrap_servers),
+                   scans=replace(site.scans, publish_timeout_s=2.0))
+    with running(site, dead, StepClock()) as client:
+        response = client.post("/v1/transactions", json=shipment())
+    assert response.status_code == 503 and response.headers["Retry-After"] == "3"
+    assert response.json()["error"] == "kafka_unavailable"
