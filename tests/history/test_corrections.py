@@ -15,6 +15,7 @@ from tests.history.conftest import store
 from tests.history.revisions import retraction, version
 from tests.history.scenario import HOUR, T0, item_key, mv, warehouse_day
 from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
+from tests.history.test_epcis_xml import SBDH, assert_valid, etree, reference_xml, render, schemas  # noqa: F401 (the fixture)
 from tests.history.test_event_hash import a_document, reference_hashes
 
 MINUTE = 60_000_000
@@ -159,3 +160,31 @@ def test_an_item_export_and_a_range_export_show_the_same_corrections(clickhouse,
     at_b = streamed(iter_events(clickhouse, location="storage-b"))["epcisBody"]["eventList"]
     assert at_b == items[1][1:3]
     assert streamed(iter_events(clickhouse, location="pick-face-1"))["epcisBody"]["eventList"] == [items[1][-1], items[2][-1]]
+
+
+def test_the_xml_export_of_the_range_carries_the_same_events_ids_and_declarations(clickhouse, schemas):
+    migrate(clickhouse)
+    first, later = late_read_day()
+    store(clickhouse, first)
+    store(clickhouse, later, first_offset=1000)
+    events = list(iter_events(clickhouse, since=at(T0), until=at(T0 + 6 * HOUR), page_size=2))
+    assert sum("errorDeclaration" in e for e in events) == 2
+
+    def said(e: dict) -> tuple:
+        declaration = e.get("errorDeclaration") or {}
+        reason = declaration.get("reason")
+        return (e["eventID"], e["eventTime"], declaration.get("declarationTime"),
+                reason and "urn:epcglobal:cbv:er:" + reason, declaration.get("correctiveEventIDs", []))
+
+    for version, extension in (("2.0", ""), ("1.2", "baseExtension/")):
+        xml = render({}, iter(events), version, sbdh=SBDH)
+        assert_valid(xml, schemas[version])
+        body = etree.fromstring(xml.encode()).find("EPCISBody/EventList")
+        parsed = [(e.findtext(extension + "eventID"), e.findtext("eventTime"),
+                   e.findtext(extension + "errorDeclaration/declarationTime"),
+                   e.findtext(extension + "errorDeclaration/reason"),
+                   [i.text for i in e.findall(extension + "errorDeclaration/correctiveEventIDs/correctiveEventID")])
+                  for e in body]
+        assert parsed == [said(e) for e in events], version
+        hashes, _ = reference_xml(xml)  # a partner re-hashing the XML gets the eventIDs, declared ones included
+        assert hashes == [e["eventID"] for e in events], version
