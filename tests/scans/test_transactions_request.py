@@ -12,6 +12,7 @@ from tagtrail_ingest.scans.transaction_request import (
     SiteParties,
     TransactionIn,
     build_transaction,
+    decode_request,
     party_uri,
     place_uri,
 )
@@ -63,3 +64,16 @@ def test_a_station_location_may_be_a_read_point_or_the_doors_gs1_barcode() -> No
     with pytest.raises(RequestError, match="not a location") as refused:
         parties.location_id("(414)0614141000005(254)door-9")
     assert refused.value.field == "location"
+
+
+@pytest.mark.parametrize(("body", "field", "error"), [
+    (b'{"location": "dock-door-2"}', "direction", "invalid_transaction"),
+    (b'{"direction": "outbound", "location": 2}', "location", "invalid_transaction"),
+    (b'{"direction": "outbound", "location": "x", "partner": "4012345000009"}', "partner", "invalid_transaction"),
+    (b'{"direction": "outbound", "location": "x", "ssccs": [1]}', "ssccs[0]", "invalid_transaction"),
+    (b'{"direction": ', "body", "malformed_json"),
+])
+def test_a_body_of_the_wrong_shape_names_the_field(body: bytes, field: str, error: str) -> None:
+    with pytest.raises(RequestError) as refused:
+        decode_request(body)
+    assert (refused.value.field, refused.value.error) == (field, error)

@@ -32,6 +32,8 @@ SGLN_URN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.([!-~]{1,20})$")
 SSCC = re.compile(r"^\d{18}$")
 AI_254 = re.compile(r"^[!%-?A-Z_a-z\"]{1,20}$")  # GS1 AI 254: 1-20 characters of CSET 82
 MAX_SSCCS = 1000
+# msgspec's messages: "... - at `$.ssccs[0]`", "Object missing required field `direction`", "... unknown field `x`"
+_FIELD_IN_ERROR = re.compile(r"at `\$\.([^`]+)`|field `([^`]+)`")
 
 
 class TransactionIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,8 +65,8 @@ def decode_request(body: bytes) -> TransactionIn:
     try:
         return msgspec.json.decode(body or b"{}", type=TransactionIn)
     except msgspec.ValidationError as exc:
-        path = str(exc).rpartition("at `$.")[2].rstrip("`") if "at `$." in str(exc) else "body"
-        raise RequestError(path, str(exc)) from exc
+        found = _FIELD_IN_ERROR.search(str(exc))
+        raise RequestError(next(g for g in found.groups() if g) if found else "body", str(exc)) from exc
     except msgspec.DecodeError as exc:
         raise RequestError("body", f"not JSON: {exc}", "malformed_json") from exc
 
