@@ -21,7 +21,7 @@ from tests.scans.conftest import read_topic
 from tests.services import free_port
 
 GTIN = gtin14("0061414112345")
-T0 = 1_764_000_000_000_000  # a pure value: the injected clock's reading
+T0 = 1_764_000_000_000_000  # fixed-date: the injected clock of an import; nothing compares it with now
 
 pytestmark = pytest.mark.kafka
 
@@ -48,7 +48,7 @@ def item_master(kafka: KafkaConnection, expect: int | None = None) -> dict[str, 
 def test_every_accepted_line_is_one_item_master_record_keyed_by_item(tmp_path, kafka) -> None:
     lots = tmp_path / "lots.csv"
     lots.write_text(
-        "item,lot,expiry\n"
+        "item,lot,expiry\n"  # fixed-date: an expiry value
         f"01/{GTIN}/21/SER-1,LOT-A,2027-01-31\n"
         "urn:epc:id:sgtin:0614141.812345.6789,LOT-B,\n"
         f"(01){GTIN}(21)SER-2,,2026-12-31\n"
@@ -65,10 +65,10 @@ def test_every_accepted_line_is_one_item_master_record_keyed_by_item(tmp_path, k
     assert set(records) == {f"import/{digest}/{line}" for line in range(2, 7)}
     got = {r.item_key: (r.lot, r.expiry, r.source) for r in records.values()}
     assert got == {
-        f"01/{GTIN}/21/SER-1": ("LOT-A", dt.date(2027, 1, 31), "import"),
+        f"01/{GTIN}/21/SER-1": ("LOT-A", dt.date(2027, 1, 31), "import"),  # fixed-date: an expiry value
         "01/80614141123458/21/6789": ("LOT-B", None, "import"),
-        f"01/{GTIN}/21/SER-2": (None, dt.date(2026, 12, 31), "import"),
-        f"01/{GTIN}/21/SER-3": ("LOT-D", dt.date(2028, 2, 29), "import"),  # the lot its Digital Link carries
+        f"01/{GTIN}/21/SER-2": (None, dt.date(2026, 12, 31), "import"),  # fixed-date: an expiry value
+        f"01/{GTIN}/21/SER-3": ("LOT-D", dt.date(2028, 2, 29), "import"),  # fixed-date: a value; lot: the link's
         f"01/{GTIN}/21/SER-4": ("LOT-E", None, "import"),
     }
 
@@ -76,7 +76,7 @@ def test_every_accepted_line_is_one_item_master_record_keyed_by_item(tmp_path, k
 def test_refused_lines_name_line_and_column_the_rest_is_published_and_the_exit_is_1(tmp_path, kafka) -> None:
     lots = tmp_path / "lots.csv"
     lots.write_text(
-        "item;lot;expiry\n"
+        "item;lot;expiry\n"  # fixed-date: an expiry value
         f"01/{GTIN}/21/OK;LOT-1;2027-01-31\n"
         f"01/{wrong_check_digit(GTIN)}/21/X;LOT-1;2027-01-31\n"
         f"01/{GTIN};LOT-1;2027-01-31\n"
@@ -120,7 +120,7 @@ def test_a_file_without_the_columns_is_refused_before_anything_is_published(tmp_
 
 def test_dry_run_checks_and_publishes_nothing(tmp_path, kafka) -> None:
     lots = tmp_path / "lots.csv"
-    lots.write_text(f"item,expiry\n01/{GTIN}/21/SER-1,2027-02-30\n")
+    lots.write_text(f"item,expiry\n01/{GTIN}/21/SER-1,2027-02-30\n")  # fixed-date: an expiry value
     done = tagtrail("lots", "import", str(lots), "--dry-run", "--site", str(site_file(tmp_path, kafka)))
     assert done.returncode == 1 and f"{lots}:2: column expiry:" in done.stderr
     assert read_topic(kafka, kafka.topics.item_master, idle_s=0.5) == []

@@ -27,7 +27,7 @@ COMPANY_GLN = "0614141000005"
 CUSTOMER_GLN = "4012345000009"
 CUSTOMER_DC = "9501101530003"
 SUPPLIER_GLN = "0614141000029"
-T0 = 1_764_000_000_000_000  # a pure value: the injected clock's start
+T0 = 1_764_000_000_000_000  # fixed-date: the service's injected clock; nothing compares it with now
 
 
 def transaction_site(kafka: KafkaConnection) -> SiteConfig:
@@ -86,7 +86,7 @@ def test_an_opened_shipment_is_one_record_with_complete_sources_and_destinations
     assert response.status_code == 201, response.text
     answer = response.json()
     assert answer["transaction_id"] == DA and answer["status"] == "open" and answer["closed_at"] is None
-    assert answer["opened_at"] == "2025-11-24T16:00:00Z"
+    assert answer["opened_at"] == "2025-11-24T16:00:00Z"  # fixed-date: injected clock
     ((key, record),) = records(kafka, 1)
     assert key == DA
     assert (record.type, record.id, record.direction, record.location) == (
@@ -134,8 +134,9 @@ def test_a_transaction_opened_before_a_restart_can_be_closed_after_it(site, kafk
         after = client.get(f"/v1/transactions/{quote(DA, safe='')}").json()
     assert [t["transaction_id"] for t in listed["transactions"]] == [DA]
     assert closed.status_code == 200, closed.text
-    assert (closed.json()["status"], closed.json()["closed_at"]) == ("closed", "2025-11-24T17:00:00Z")
-    assert after["status"] == "closed" and after["opened_at"] == "2025-11-24T16:00:00Z"
+    closing_answer = closed.json()
+    assert (closing_answer["status"], closing_answer["closed_at"]) == ("closed", "2025-11-24T17:00:00Z")  # fixed-date: clock
+    assert after["status"] == "closed" and after["opened_at"] == "2025-11-24T16:00:00Z"  # fixed-date: injected clock
     opened, closing = (r for _, r in records(kafka, 2))
     assert closing.opened_at == opened.opened_at == T0 and closing.closed_at == closing.recorded_at == T0 + 3600 * 1_000_000
     assert closing.destinations == opened.destinations and closing.event_id != opened.event_id
