@@ -11,12 +11,13 @@ the site gives no GS1 id).
 
 Leaving the building is one event: the shipping ObjectEvent at the door's read point, with disposition
 in_transit and no bizLocation (CBV: after it the objects are at no business location of this site; the
-door they left by is `tagtrail:shippedVia`). movement_history, which this reads, already hides the
-`departed` that histories stored before migration 0005 carry after it, so no export holds a shipping and
-a departing event for one exit.
+door they left by is `tagtrail:shippedVia`). The `departed` that histories stored before migration 0005
+carry after it is hidden by movement_history, whose rule event_versions.py asks, so no export holds a
+shipping and a departing event for one exit.
 
 Any scope (one item, a time range, a location) comes out of `iter_events` as finished, hashed events in
-time order, read in bounded pages; `write_epcis_json` streams them into a document, head first, so an
+time order, read from the stored versions in bounded pages, each revised or retracted event with its
+errorDeclaration (corrections.py); `write_epcis_json` streams them into a document, head first, so an
 export of any size holds one page of events, never the list. A range export's header describes all the
 site's places that have a GS1 id, not only those its events use: the header is written before the first
 event is read, and a second pass over the range to find the used ones would cost a second full read.
@@ -31,9 +32,14 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from tagtrail.config import SiteConfig
+from tagtrail.history.corrections import declared, shown_events
+from tagtrail.history.epcis_lots import ilmd, instance_vocabulary, with_vocabulary
 from tagtrail.history.epcis_places import EpcisPlaces
+from tagtrail.history.epcis_transactions import attach_transactions, business_lists, groups_with_transactions
 from tagtrail.history.event_hash import event_hash
-from tagtrail.history.queries import NamedQuery, events_in_range, run
+from tagtrail.history.event_versions import item_version_groups, version_groups_in_range
+from tagtrail.history.queries import NamedQuery, lots_of_items
+from tagtrail.history.shipment import Shipment, version_groups_in_shipment
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 TAGTRAIL_CONTEXT = {"tagtrail": "urn:tagtrail:epcis:"}
@@ -68,7 +74,8 @@ def export_epcis(client: Any, item_key: str, *, now: dt.datetime | None = None, 
     One item's events are few, so they are listed, and the header describes just the places they use."""
     places = EpcisPlaces.of(site, digital_link=digital_link)
     events = list(iter_events(client, item_key=item_key, places=places))
-    doc = document_head(now=now, header=places.master_data())
+    header = with_vocabulary(places.master_data(), lot_master_data(client, [item_key]) if events else None)
+    doc = document_head(now=now, header=header)
     doc["epcisBody"] = {"eventList": events}
     return doc
 
@@ -78,21 +85,45 @@ def iter_events(client: Any, *, item_key: str | None = None, since: dt.datetime 
                 digital_link: bool = False, places: EpcisPlaces | None = None,
                 page_size: int = 10_000) -> Iterator[dict]:
     """Finished ObjectEvents (eventID set last) in (event_time, event_id) order: one item's history, or
-    the movements in [since, until) at `location` (each optional), read `page_size` at a time. An event
-    is the same, eventID included, whichever scope exported it. `places` (else made from `site` and
+    the events in [since, until) at `location` (each optional), read from the stored versions (event_log)
+    `page_size` at a time. An event revised or retracted since it was first exported comes again as it
+    was, with an errorDeclaration, right before its correction (corrections.py). An event is the same,
+    eventID and declaration included, whichever scope exported it. `places` (else made from `site` and
     `digital_link`) records the places used, for a header written after the events."""
     places = places or EpcisPlaces.of(site, digital_link=digital_link)
     if item_key is not None:
         if since is not None or until is not None or location is not None:
             raise ValueError("iter_events: give an item_key or a range (since/until/location), not both")
-        names, rows = run(client, ITEM_EVENTS, item_key=item_key)
-        events = [dict(zip(names, row)) for row in rows]
-        epc_uri = next((e["epc_uri"] for e in events if e["epc_uri"]), None)
-        for event in events:
-            yield with_event_id(object_event(event, item_key, epc_uri, places))
+        groups, epc_uri = item_version_groups(client, item_key)
+        attach_transactions(client, [version for group in groups for version in group])  # epcis_transactions.py
+        for group in groups:
+            yield from _shown(group, item_key, epc_uri, places)
         return
-    for row in events_in_range(client, since, until, location, page_size=page_size):
-        yield with_event_id(object_event(row, row["item_key"], row["item_epc_uri"], places))
+    for group, epc_uri in groups_with_transactions(
+            client, version_groups_in_range(client, since, until, location, page_size=page_size)):
+        yield from _shown(group, group[0]["item_key"], epc_uri, places)
+
+
+def iter_shipment_events(client: Any, shipment: Shipment, *, places: EpcisPlaces,
+                         page_size: int = 10_000) -> Iterator[dict]:
+    """A shipment's events (shipment.py says which), finished as iter_events finishes every event: each is
+    the same, eventID and declaration included, as the item's or a range's export gives it."""
+    for group, epc_uri in groups_with_transactions(client, version_groups_in_shipment(client, shipment,
+                                                                                       page_size=page_size)):
+        yield from _shown(group, group[0]["item_key"], epc_uri, places)
+
+
+def lot_master_data(client: Any, item_keys: list[str]) -> dict | None:
+    """The EPCInstance vocabulary (epcis_lots.py) of the items whose lot or expiry is known, named as their
+    events name them; None when none is."""
+    return instance_vocabulary(lots_of_items(client, item_keys), item_uri)
+
+
+def _shown(versions: list[dict], item_key: str, epc_uri: str | None, places: EpcisPlaces) -> Iterator[dict]:
+    """What one history event's versions show (corrections.py decides); the errorDeclaration is added after
+    the eventID, which the canonical hash computes without it."""
+    for shown in shown_events(versions, lambda version: with_event_id(object_event(version, item_key, epc_uri, places))):
+        yield declared(shown, _time)
 
 
 def site_master_data(places: EpcisPlaces) -> dict | None:
@@ -104,13 +135,17 @@ def site_master_data(places: EpcisPlaces) -> dict | None:
     return places.master_data()
 
 
-def document_head(*, now: dt.datetime | None = None, header: dict | None = None) -> dict:
+def document_head(*, now: dt.datetime | None = None, header: dict | None = None,
+                  parties: dict[str, str] | None = None) -> dict:
+    """The document without its body. `parties`: sender, receiver and instanceIdentifier
+    (document_header.DocumentHeader.json_fields()), which EPCIS 2.0 JSON-LD carries at the document root."""
     doc: dict[str, Any] = {
         "@context": [EPCIS_CONTEXT, TAGTRAIL_CONTEXT],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": _time(now or dt.datetime.now(dt.UTC)),
     }
+    doc.update(parties or {})
     if header:
         doc["epcisHeader"] = header
     return doc
@@ -123,11 +158,11 @@ def document(events: list[dict], *, now: dt.datetime | None = None, header: dict
 
 
 def write_epcis_json(out: IO[str], header: dict | None, events: Iterable[dict], *,
-                     now: dt.datetime | None = None) -> int:
+                     now: dt.datetime | None = None, parties: dict[str, str] | None = None) -> int:
     """Streams the EPCISDocument of `events` (finished, as iter_events yields them) to `out`, each event
     written as it comes, and returns how many. The text is exactly `json.dumps(document, indent=2)` of the
     same document, so a streamed export reads like the one-item one did."""
-    head = json.dumps(document_head(now=now, header=header), indent=2)
+    head = json.dumps(document_head(now=now, header=header, parties=parties), indent=2)
     out.write(head[:-2] + ',\n  "epcisBody": {\n    "eventList": [')
     count = 0
     for event in events:
@@ -157,14 +192,16 @@ def object_event(row: dict, item_key: str, epc_uri: str | None, places: EpcisPla
     event["disposition"] = vocabulary(row["disposition"], CBV_DISPOSITIONS, "disposition")
     if row["read_point"]:
         event["readPoint"] = {"id": places.read_point(row["read_point"])}
-    if row["biz_step"] in EXIT_STEPS:
-        if row["to_location"] or row["from_location"]:
-            event["tagtrail:shippedVia"] = row["to_location"] or row["from_location"]
-    elif row["to_location"]:
+    if row["biz_step"] not in EXIT_STEPS and row["to_location"]:
         event["bizLocation"] = {"id": places.location(row["to_location"])}
+    event.update(business_lists(row.get("transactions") or [], places))  # epcis_transactions.py
+    if (created := ilmd(row)) is not None:  # epcis_lots.py: only on the event that commissions the item
+        event["ilmd"] = created
+    if row["biz_step"] in EXIT_STEPS and (row["to_location"] or row["from_location"]):
+        event["tagtrail:shippedVia"] = places.location(row["to_location"] or row["from_location"])
     event["tagtrail:movementType"] = row["movement_type"]
     if row["from_location"]:
-        event["tagtrail:fromLocation"] = row["from_location"]
+        event["tagtrail:fromLocation"] = places.location(row["from_location"])
     if row["anomaly"]:
         event["tagtrail:anomaly"] = row["anomaly"]
     return event

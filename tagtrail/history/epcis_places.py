@@ -24,7 +24,7 @@ import structlog
 
 from tagtrail.config import SiteConfig
 from tagtrail.config.gs1_locations import gs1_locations
-from tagtrail.identity.gln import Sgln
+from tagtrail.identity.gln import DIGITAL_LINK, Gs1KeyError, Sgln, company_prefix_length, parse_gln
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +58,21 @@ class EpcisPlaces:
 
     def location(self, location_id: str) -> str:
         return self._uri("location", location_id, self.locations.get(location_id))
+
+    def company_party(self) -> str | None:
+        """The site's own party, the company GLN of the site file: a PGLN EPC URI, or GS1 Digital Link
+        https://id.gs1.org/417/<gln> on request; None when the site names no company (or a GLN that is not one)."""
+        company = self.site.company
+        if company is None:
+            return None
+        try:
+            gln = parse_gln(company.gln)
+            prefix = company_prefix_length(gln, company.company_prefix)
+        except Gs1KeyError:
+            return None  # check-config names the fault; the export leaves the party out
+        if self.digital_link:
+            return f"{DIGITAL_LINK}417/{gln}"
+        return f"urn:epc:id:pgln:{gln[:prefix]}.{gln[prefix:12]}"
 
     def time_zone_offset(self, event_time: dt.datetime) -> str:
         """The site's UTC offset at that instant (naive times are UTC, as ClickHouse returns them)."""

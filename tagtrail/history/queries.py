@@ -290,12 +290,97 @@ GROUP BY item_key
 """,
 )
 
+# The business context of a page of events (migration 0008 `event_transactions`, the one matching rule): each
+# event version's transactions, read for the page's items (the view's primary key) and events.
+EVENT_TRANSACTIONS = NamedQuery(
+    "event_transactions",
+    "The business transactions that events E (of items K) belong to, per event version.",
+    """
+SELECT event_id, recorded_at, transaction_id, type, id, direction, location, sources, destinations
+FROM event_transactions
+WHERE item_key IN {item_keys:Array(String)} AND event_id IN {event_ids:Array(String)}
+ORDER BY event_id, recorded_at, transaction_id
+""",
+)
+
+ANY_TRANSACTIONS = NamedQuery(
+    "any_transactions",
+    "Is any business transaction recorded (else no event can belong to one)?",
+    "SELECT count() > 0 AS any FROM business_transactions",
+)
+
+ITEM_LOT = NamedQuery(
+    "item_lot",
+    "The lot and expiry item X is known by, where they come from, and a lot it was scanned with that differs.",
+    """
+SELECT item_key, lot, expiry, lot_source, conflicting_lot
+FROM item_lots
+WHERE item_key = {item_key:String}
+""",
+)
+
+# An export's EPCInstance master data: the known lot/expiry of its items, with the EPC URI their events name
+# (the first any stored version names, as tagtrail/history/event_versions.py names it).
+ITEM_LOTS_OF = NamedQuery(
+    "item_lots_of",
+    "Known lot and expiry of items K, with each item's first known EPC URI.",
+    """
+SELECT lots.item_key AS item_key, uris.first_epc_uri AS epc_uri, lots.lot AS lot, lots.expiry AS expiry
+FROM (SELECT item_key, lot, expiry FROM item_lots WHERE item_key IN {item_keys:Array(String)}) AS lots
+LEFT JOIN
+(
+    SELECT item_key, argMin(epc_uri, (event_time, event_id, recorded_at)) AS first_epc_uri
+    FROM event_log
+    WHERE item_key IN {item_keys:Array(String)} AND epc_uri IS NOT NULL
+    GROUP BY item_key
+) AS uris ON uris.item_key = lots.item_key
+ORDER BY item_key
+""",
+)
+
+ITEMS_IN_RANGE = NamedQuery(
+    "items_in_range",
+    "Items with stored event versions in [since, until) (at location L: '' = anywhere), as a range export reads them.",
+    """
+SELECT DISTINCT item_key
+FROM event_log
+WHERE event_time >= {since:DateTime64(6, 'UTC')} AND event_time < {until:DateTime64(6, 'UTC')}
+  AND ({location:String} = '' OR ifNull(to_location, from_location) = {location:String})
+ORDER BY item_key
+""",
+)
+
+# A shipment named the way a user has it: the transaction id, the bizTransaction id or just its document
+# number (the part after the last ':' of urn:epcglobal:cbv:bt:<GLN>:<doc no>), or an SSCC it lists.
+FIND_TRANSACTIONS = NamedQuery(
+    "find_transactions",
+    "Business transactions named S (transaction id, bizTransaction id or document number) or listing SSCC C.",
+    """
+SELECT transaction_id, type, id, direction, location, status, opened_at, closed_at, ssccs
+FROM business_transactions FINAL
+WHERE transaction_id = {name:String} OR id = {name:String} OR endsWith(id, concat(':', {name:String}))
+   OR endsWith(id, concat('/', {name:String})) OR ({sscc:String} != '' AND has(ssccs, {sscc:String}))
+ORDER BY opened_at, transaction_id
+""",
+)
+
+ITEMS_IN_TRANSACTIONS = NamedQuery(
+    "items_in_transactions",
+    "Items with events in transactions T, and items K (a shipment's SSCCs).",
+    """
+SELECT DISTINCT item_key FROM event_transactions WHERE transaction_id IN {transaction_ids:Array(String)}
+UNION DISTINCT
+SELECT arrayJoin({item_keys:Array(String)}) AS item_key
+""",
+)
+
 # Far outside any stored time, inside DateTime64's range: an open end of a range.
 EARLIEST = dt.datetime(1970, 1, 1)
 LATEST = dt.datetime(2299, 12, 31)
 
 ALL = (WHERE_IS, WHERE_LIVE, HISTORY, INVENTORY, INVENTORY_BY_ZONE, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES,
-       EVENTS_IN_RANGE, ITEM_EPC_URIS)
+       EVENTS_IN_RANGE, ITEM_EPC_URIS, EVENT_TRANSACTIONS, ANY_TRANSACTIONS, ITEM_LOT, ITEM_LOTS_OF, ITEMS_IN_RANGE, FIND_TRANSACTIONS,
+       ITEMS_IN_TRANSACTIONS)
 BY_NAME = {q.name: q for q in ALL}
 
 
@@ -373,6 +458,38 @@ def events_in_range(client: Any, since: dt.datetime | None = None, until: dt.dat
         yield from page
         if len(page) < page_size:
             return
+
+
+def item_lot(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
+    """Item X's known lot and expiry (item_lots, migration 0008); no row when none is known."""
+    return run(client, ITEM_LOT, item_key=item_key)
+
+
+def lots_of_items(client: Any, item_keys: list[str]) -> list[dict]:
+    """Known lot/expiry of items K with their first EPC URI, as dicts (item_key, epc_uri, lot, expiry)."""
+    if not item_keys:
+        return []
+    names, rows = run(client, ITEM_LOTS_OF, item_keys=sorted(set(item_keys)))
+    return [dict(zip(names, row)) for row in rows]
+
+
+def items_in_range(client: Any, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                   location: str | None = None) -> list[str]:
+    _, rows = run(client, ITEMS_IN_RANGE, since=_utc(since or EARLIEST), until=_utc(until or LATEST),
+                  location=location or "")
+    return [row[0] for row in rows]
+
+
+def items_in_transactions(client: Any, transaction_ids: list[str], item_keys: list[str]) -> list[str]:
+    _, rows = run(client, ITEMS_IN_TRANSACTIONS, transaction_ids=transaction_ids, item_keys=item_keys)
+    return sorted(row[0] for row in rows)
+
+
+def find_transactions(client: Any, name: str, sscc: str | None = None) -> list[dict]:
+    """The transactions `name` names (transaction id, bizTransaction id or its document number) or that
+    list SSCC `sscc` (18 digits), oldest opened first."""
+    names, rows = run(client, FIND_TRANSACTIONS, name=name, sscc=sscc or "")
+    return [dict(zip(names, row)) for row in rows]
 
 
 def _utc(value: dt.datetime) -> str:

@@ -74,7 +74,7 @@ def one_exit_each(client, item: int) -> None:
     events = export_epcis(client, key)["epcisBody"]["eventList"]
     steps = [e["bizStep"] for e in events]
     assert steps.count("shipping") == 1 and "departing" not in steps  # CBV: never both for one exit
-    assert "bizLocation" not in events[-1] and events[-1]["tagtrail:shippedVia"] == "dock-door-2"
+    assert "bizLocation" not in events[-1] and events[-1]["tagtrail:shippedVia"] == "urn:tagtrail:location:dock-door-2"  # the door as a place (no site: no SGLN)
     assert events[-1]["readPoint"] == {"id": "urn:tagtrail:readpoint:door-2-outer"}
     moves = rows(queries.dock_door_moves(client, at(T0), at(T0 + 3 * HOUR)))
     assert [(m["hour"].hour, m["direction"], m["moves"]) for m in moves] == [(0, "inbound", 1), (2, "outbound", 1)]

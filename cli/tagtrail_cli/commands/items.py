@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, help_text in (
         ("where", "where is this item now?"),
         ("history", "the item's full movement history"),
-        ("epcis", "the item's history, or the history in a time range, as an EPCIS 2.0 JSON-LD document"),
+        ("epcis", "the item's history, or the history in a time range or of a shipment, as an EPCIS 2.0 JSON-LD document"),
     ):
         p = sub.add_parser(
             name,
@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                            help="range export: events before T (ISO 8601; a time without offset is UTC)")
             p.add_argument("--location", metavar="LOC",
                            help="range export: only events at location LOC (its bizLocation, or the door an exit left by)")
+            p.add_argument("--shipment", metavar="ID",
+                           help="shipment export: the events of a shipment or receipt, named by its transaction id, "
+                                "bizTransaction id or document number, or an SSCC it lists (plus that SSCC's own events)")
+            p.add_argument("--sender", metavar="GLN",
+                           help="document header: who sends the document (GLN, urn:epc:id:sgln:/pgln:..., or "
+                                "https://id.gs1.org/417/...); with --receiver")
+            p.add_argument("--receiver", metavar="GLN", help="document header: who receives it; with --sender")
             p.add_argument("--format", choices=EPCIS_FORMATS, default="json",
                            help="json: EPCIS 2.0 JSON-LD; xml: EPCIS 2.0 XML; xml-1.2: EPCIS 1.2 XML (same events "
                                 "and eventIDs)")
@@ -95,6 +102,7 @@ def handle(args: argparse.Namespace) -> int:
         else:
             ask = queries.history
         names, rows = ask(client, identity.item_key)
+        lot = dict(zip(*_first(queries.item_lot(client, identity.item_key)))) if args.command == "where" else {}
     except Exception as exc:
         raise no_history(exc, client, args) from exc
     finally:
@@ -103,12 +111,34 @@ def handle(args: argparse.Namespace) -> int:
         raise UserError(f"no movements recorded for {identity.item_key}", exit_code=1)
     if args.format == "json":
         for row in rows:
-            print(json.dumps(dict(zip(names, row)), default=str))
-    elif args.command == "where" and dict(zip(names, rows[0]))["shipped_via"]:
+            print(json.dumps({**dict(zip(names, row)), **{k: v for k, v in lot.items() if k != "item_key"}}, default=str))
+        return 0
+    if args.command == "where" and dict(zip(names, rows[0]))["shipped_via"]:
         print(shipped_line(dict(zip(names, rows[0]))))
     else:
         print(render_table(names, rows))
+    for line in lot_lines(lot):
+        print(line)
     return 0
+
+
+def _first(result: tuple[list[str], list[tuple]]) -> tuple[list[str], tuple]:
+    names, rows = result
+    return names, rows[0] if rows else ()
+
+
+def lot_lines(lot: dict) -> list[str]:
+    """`where`'s lot and expiry (item_lots, migration 0008), and a lot scanned that disagrees with the
+    known one as an anomaly line: the known lot stays, the other is shown, never taken."""
+    if not lot or (lot["lot"] is None and lot["expiry"] is None):
+        return []
+    known = f"lot {lot['lot']}" if lot["lot"] is not None else "lot unknown"
+    expiry = f", expiry {lot['expiry']}" if lot["expiry"] is not None else ""
+    lines = [f"{known}{expiry} (from {lot['lot_source']})"]
+    if lot["conflicting_lot"] is not None:
+        lines.append(f"anomaly: scanned with lot {lot['conflicting_lot']}, but the item is known by lot {lot['lot']} "
+                     f"(from {lot['lot_source']}); the known lot is kept")
+    return lines
 
 
 def no_history(exc: Exception, client: Any, args: argparse.Namespace) -> Exception:
@@ -122,13 +152,18 @@ def no_history(exc: Exception, client: Any, args: argparse.Namespace) -> Excepti
 def export(args: argparse.Namespace) -> int:
     """`tagtrail epcis`: one item or a range, streamed to stdout or --out. The first event is read before
     anything is written, so an unknown item or an empty range writes nothing and exits 1."""
-    from tagtrail.history.epcis import iter_events, site_master_data
+    from tagtrail.history.epcis import iter_events, iter_shipment_events, lot_master_data, site_master_data
+    from tagtrail.history.epcis_lots import with_vocabulary
     from tagtrail.history.epcis_places import EpcisPlaces
+    from tagtrail.history.queries import items_in_range, items_in_transactions
+    from tagtrail.history.shipment import find_shipment
 
     ranged = args.since is not None or args.until is not None or args.location is not None
-    if (args.item is None) == (not ranged):
-        raise UserError("tagtrail epcis: give an item, or a range (--since/--until, optionally --location), "
-                        "not both" if ranged else "tagtrail epcis: give an item, or a range with --since/--until")
+    scopes = (args.item is not None) + ranged + (args.shipment is not None)
+    if scopes != 1:
+        raise UserError("tagtrail epcis: give one of an item, a range (--since/--until, optionally --location) "
+                        "or --shipment ID" + {0: "", 2: ", not both"}.get(scopes, ", not all three"))
+    sender = document_sender(args)
     if args.since is not None and args.until is not None and args.since >= args.until:
         raise UserError(f"tagtrail epcis: --since {args.since.isoformat()} is not before --until {args.until.isoformat()}")
     scope: dict[str, Any] = {}
@@ -138,6 +173,8 @@ def export(args: argparse.Namespace) -> int:
         except IdentityError as exc:
             raise UserError(str(exc)) from exc
         what = f"no movements recorded for {scope['item_key']}"
+    elif args.shipment is not None:
+        what = f"no events recorded for shipment {args.shipment}"
     else:
         scope.update(since=args.since, until=args.until, location=args.location)
         what = "no movements recorded " + " ".join(
@@ -147,16 +184,28 @@ def export(args: argparse.Namespace) -> int:
     places = EpcisPlaces.of(load_site_option(args), digital_link=args.digital_link)
     client = open_clickhouse(args)
     try:
-        events = iter_events(client, places=places, **scope)
+        if args.shipment is not None:
+            shipment = find_shipment(client, args.shipment)
+            if shipment is None:
+                raise UserError(f"no shipment or receipt recorded as {args.shipment!r} (a transaction id, "
+                                "bizTransaction id, document number or an SSCC it lists): no EPCIS document to export",
+                                exit_code=1)
+            events = iter_shipment_events(client, shipment, places=places)
+        else:
+            events = iter_events(client, places=places, **scope)
         first = next(events, None)
         if first is None:
             raise UserError(f"{what}: no EPCIS document to export", exit_code=1)
         if "item_key" in scope:  # one item's events are few: the header describes just the places they use
             listed = [first, *events]
             header, stream = places.master_data(), iter(listed)
+            items = [scope["item_key"]]
         else:
             header, stream = site_master_data(places), itertools.chain([first], events)
-        count = write_document(args.out, args.format, header, with_progress(stream))
+            items = (items_in_transactions(client, shipment.transaction_ids, shipment.sscc_keys)
+                     if args.shipment is not None else items_in_range(client, args.since, args.until, args.location))
+        header = with_vocabulary(header, lot_master_data(client, items))  # lot/expiry: epcis_lots.py
+        count = write_document(args.out, args.format, header, with_progress(stream), sender)
     except UserError:
         raise
     except Exception as exc:
@@ -167,30 +216,47 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_document(out: Path | None, form: str, header: dict | None, events: Iterator[dict]) -> int:
-    """To stdout, or to --out through a temporary file renamed at the end: a failed export leaves no file."""
+def document_sender(args: argparse.Namespace) -> Any:
+    """--sender/--receiver as one checked document header (tagtrail/history/document_header.py), or None."""
+    if args.sender is None and args.receiver is None:
+        return None
+    if args.sender is None or args.receiver is None:
+        raise UserError("tagtrail epcis: give --sender and --receiver together (the document header names both)")
+    from tagtrail.history.document_header import DocumentHeaderError, document_header
+
+    try:
+        return document_header(args.sender, args.receiver)
+    except DocumentHeaderError as exc:
+        raise UserError(f"tagtrail epcis: {exc}") from exc
+
+
+def write_document(out: Path | None, form: str, header: dict | None, events: Iterator[dict],
+                   sender: Any = None) -> int:
+    """To stdout, or to --out through a temporary file renamed at the end: a failed export leaves no file.
+    `sender`: the document header (DocumentHeader) naming sender and receiver, or None."""
     if out is None:
-        return write_in(form, sys.stdout, header, events)
+        return write_in(form, sys.stdout, header, events, sender)
     partial = out.with_name(out.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8") as f:
-            count = write_in(form, f, header, events)
+            count = write_in(form, f, header, events, sender)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
     return count
 
 
-def write_in(form: str, out: Any, header: dict | None, events: Iterator[dict]) -> int:
-    """The document in the --format asked: JSON-LD, or EPCIS XML 2.0 / 1.2 (lxml only loaded for XML)."""
+def write_in(form: str, out: Any, header: dict | None, events: Iterator[dict], sender: Any = None) -> int:
+    """The document in the --format asked: JSON-LD (sender/receiver at the document root, the one place the
+    EPCIS 2.0 JSON schema admits them), or EPCIS XML 2.0 / 1.2 with them in the SBDH (lxml only loaded for XML)."""
     from tagtrail.history.epcis import write_epcis_json
 
     if form == "json":
-        return write_epcis_json(out, header, events)
+        return write_epcis_json(out, header, events, parties=sender.json_fields() if sender else None)
     from tagtrail.history.epcis_xml import EpcisXmlError, write_epcis_xml
 
     try:
-        return write_epcis_xml(out, header or {}, events, version="1.2" if form == "xml-1.2" else "2.0")
+        return write_epcis_xml(out, header or {}, events, version="1.2" if form == "xml-1.2" else "2.0", sbdh=sender)
     except EpcisXmlError as exc:
         raise UserError(f"tagtrail epcis --format {form}: {exc}", exit_code=1) from exc
 

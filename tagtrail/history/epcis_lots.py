@@ -1,0 +1,74 @@
+"""Where an EPCIS export puts an item's lot (AI 10) and expiry (AI 17): the places GS1's standards give them.
+
+* ILMD, on the event that commissions the item (ObjectEvent, action ADD, bizStep commissioning): EPCIS 2.0
+  defines `ilmd` as the instance/lot master data of objects CREATED by the event, so it goes there and
+  nowhere else (a receiving ADD at this site creates nothing). The lot and expiry are the ones that event
+  carried when it was decided (event_log), so its eventID, which covers ILMD, does not change when an
+  import names a lot later. Attributes are CBV 2.0's `cbvmda:lotNumber` and `cbvmda:itemExpirationDate`
+  (the `cbvmda` prefix the EPCIS 2.0 JSON-LD context defines; the event hash keeps the prefixed name as
+  written, as GS1's reference implementation does, so the document adds no context of its own for it).
+* Otherwise, master data of the EPC instance in the document header: a vocabulary of type
+  `urn:epcglobal:epcis:vtype:EPCInstance` whose element id is the item's identifier exactly as its events
+  name it in epcList, with the CBV attributes `urn:epcglobal:cbv:mda#lotNumber` and `#itemExpirationDate`.
+  Header master data takes no part in any event's hash, so the known lot (item_lots, migration 0008) can
+  be given, and corrected by a later import, without changing an eventID partners hold. Only serialized
+  instances get one; a GTIN without serial (an epcClass in quantityList) is no instance.
+
+A documented `tagtrail:` extension was the other choice; the standard places were preferred, so a
+partner's EPCIS system reads the lot without knowing tagtrail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+MDA = "urn:epcglobal:cbv:mda#"
+VTYPE_EPC_INSTANCE = "urn:epcglobal:epcis:vtype:EPCInstance"
+
+
+def ilmd(row: dict) -> dict | None:
+    """The event's ILMD when it commissions the item and carried a lot or expiry; else None."""
+    if row.get("action") != "ADD" or row.get("biz_step") != "commissioning":
+        return None
+    found: dict[str, str] = {}
+    if row.get("lot"):
+        found["cbvmda:lotNumber"] = row["lot"]
+    if row.get("expiry"):
+        found["cbvmda:itemExpirationDate"] = _date(row["expiry"])
+    return found or None
+
+
+def instance_vocabulary(lots: Iterable[dict], identifier: Any) -> dict | None:
+    """The EPCInstance vocabulary for rows (item_key, epc_uri, lot, expiry); `identifier(item_key, epc_uri)`
+    names the item as its events do. None when no row has a lot or expiry."""
+    elements = []
+    for row in lots:
+        if row["item_key"].startswith("01/") and "/21/" not in row["item_key"]:
+            continue  # a class, not an instance
+        attributes = []
+        if row.get("lot"):
+            attributes.append({"id": MDA + "lotNumber", "attribute": row["lot"]})
+        if row.get("expiry"):
+            attributes.append({"id": MDA + "itemExpirationDate", "attribute": _date(row["expiry"])})
+        if attributes:
+            elements.append({"id": identifier(row["item_key"], row.get("epc_uri")), "attributes": attributes})
+    if not elements:
+        return None
+    return {"type": VTYPE_EPC_INSTANCE, "vocabularyElementList": sorted(elements, key=lambda e: e["id"])}
+
+
+def with_vocabulary(header: dict | None, vocabulary: dict | None) -> dict | None:
+    """The epcisHeader with one more vocabulary in its master data (a new header when there was none)."""
+    if vocabulary is None:
+        return header
+    header = dict(header or {})
+    master = dict(header.get("epcisMasterData") or {})
+    master["vocabularyList"] = [*master.get("vocabularyList", []), vocabulary]
+    header["epcisMasterData"] = master
+    return header
+
+
+def _date(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
