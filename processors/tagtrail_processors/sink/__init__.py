@@ -1,6 +1,8 @@
-"""The sink: committed Movement events from Kafka into ClickHouse, exactly once.
+"""The sink: committed Movement, BusinessTransaction and ItemMaster events from Kafka into ClickHouse,
+exactly once.
 
-`app.run_sink` wires it and runs the consume loop; `prepare` puts the schema in place first;
+`streams` names each topic with its table and consumer group; `sink_service.run_sink` runs one consume
+loop per stream; `prepare` puts the schema in place first; `writer_schemas` knows earlier writer schemas;
 `consuming` reads Kafka; `batches` cuts per-partition batches, `checkpoint` records the batch being
 written in the consumer group's offset metadata, `replay` rebuilds what a crashed sink was writing,
 `framing` turns Kafka messages into Avro bodies, `container` packs them for ClickHouse, `writer`
