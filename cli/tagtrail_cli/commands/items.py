@@ -161,7 +161,7 @@ def export(args: argparse.Namespace) -> int:
     ranged = args.since is not None or args.until is not None or args.location is not None
     scopes = (args.item is not None) + ranged + (args.shipment is not None)
     if scopes != 1:
-        raise UserError("tagtrail epcis: give one of an item, a range (--since/--until, optionally --location) "
+        raise UserError("tagtrail epcis: give an item, or a range (--since/--until, optionally --location), "
                         "or --shipment ID" + {0: "", 2: ", not both"}.get(scopes, ", not all three"))
     sender = document_sender(args)
     if args.since is not None and args.until is not None and args.since >= args.until:

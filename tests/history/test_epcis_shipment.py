@@ -1,0 +1,97 @@
+"""`tagtrail epcis --shipment ID`: a shipment named by transaction id, bizTransaction id, document number or
+an SSCC it lists gives the events of that transaction plus the SSCC's own events, streamed; an unknown one
+exits 1 writing nothing; --sender/--receiver name the parties at the JSON-LD root and in the XML SBDH."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from lxml import etree
+
+from tagtrail.clickhouse import connect_clickhouse
+from tests.history.business import DESADV, SSCC, crossing, shipment, store_transactions
+from tests.history.conftest import store
+from tests.history.scenario import HOUR, T0
+from tests.history.test_cli import tagtrail
+from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
+from tests.history.test_epcis_locations import REPO
+from tests.history.test_event_hash import reference_hashes
+
+OPEN, CLOSE = T0 + HOUR, T0 + 2 * HOUR
+SENDER, RECEIVER = "0614141000005", "0614141000029"
+
+
+def a_site(tmp_path, settings):
+    site = yaml.safe_load((REPO / "deploy" / "site.example.yaml").read_text())
+    site["clickhouse"] = {"dsn": settings.dsn, "database": settings.database}
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(site))
+    return path
+
+
+def stored_day(settings) -> None:
+    """Items 1 and 2 shipped at dock-door-2 during DA-1001 (pallet SSCC listed in it), item 3 after it
+    closed, the pallet received an hour before the shipment opened (its own story, outside the window)."""
+    client = connect_clickhouse(settings)
+    try:
+        store(client, [
+            crossing(1, 0, T0, "dock-door-1", step="receiving", key=f"00/{SSCC}"),
+            crossing(2, 1, OPEN + 10, "dock-door-2", step="shipping"),
+            crossing(3, 2, OPEN + 20, "dock-door-2", step="shipping"),
+            crossing(4, 0, OPEN + 30, "dock-door-2", step="shipping", key=f"00/{SSCC}"),
+            crossing(5, 3, CLOSE + 10, "dock-door-2", step="shipping"),
+        ])
+        store_transactions(client, [shipment(OPEN, CLOSE, ssccs=(SSCC,))])
+    finally:
+        client.close()
+
+
+def test_export_by_shipment_in_any_of_its_names_with_sender_and_receiver(clickhouse_settings, tmp_path, epcis_schema):
+    site = a_site(tmp_path, clickhouse_settings)
+    assert tagtrail("migrate", "--site", str(site)).returncode == 0
+    stored_day(clickhouse_settings)
+    out = tmp_path / "da-1001.json"
+    done = tagtrail("epcis", "--shipment", "DA-1001", "--site", str(site), "--out", str(out),
+                    "--sender", SENDER, "--receiver", RECEIVER)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    validate(doc, epcis_schema)
+    events = doc["epcisBody"]["eventList"]
+    assert [e["eventID"] for e in events] == reference_hashes(doc)
+    pallet = f"https://id.gs1.org/00/{SSCC}"  # scanned by barcode: no EPC URI known
+    assert [e["epcList"][0] for e in events] == [
+        pallet, "urn:epc:id:sgtin:0614141.012345.1", "urn:epc:id:sgtin:0614141.012345.2", pallet]
+    assert [e["bizStep"] for e in events] == ["receiving", "shipping", "shipping", "shipping"]
+    assert "bizTransactionList" not in events[0]  # the pallet's receipt is its own story, not the shipment's
+    assert all(e["bizTransactionList"] == [{"type": "desadv", "bizTransaction": DESADV}] for e in events[1:])
+    assert (doc["sender"], doc["receiver"]) == (SENDER, RECEIVER) and doc["instanceIdentifier"]
+    ids = [e["eventID"] for e in events]
+    for name in (f"desadv:{DESADV}", DESADV, f"(00){SSCC}"):  # the same shipment by its other names
+        again = tagtrail("epcis", "--shipment", name, "--site", str(site))
+        assert again.returncode == 0, again.stderr
+        assert [e["eventID"] for e in json.loads(again.stdout)["epcisBody"]["eventList"]] == ids, name
+    xml = tagtrail("epcis", "--shipment", "DA-1001", "--site", str(site), "--format", "xml",
+                   "--sender", SENDER, "--receiver", RECEIVER)
+    assert xml.returncode == 0, xml.stderr
+    root = etree.fromstring(xml.stdout.encode())
+    assert [e.text for e in root.iter("eventID")] == ids
+    assert [e.text for e in root.iter("{*}Identifier")] == [SENDER, RECEIVER]
+
+
+def test_an_unknown_shipment_or_half_a_header_exits_with_a_clear_message_writing_nothing(clickhouse_settings, tmp_path):
+    site = a_site(tmp_path, clickhouse_settings)
+    assert tagtrail("migrate", "--site", str(site)).returncode == 0
+    stored_day(clickhouse_settings)
+    out = tmp_path / "nothing.json"
+    unknown = tagtrail("epcis", "--shipment", "DA-9999", "--site", str(site), "--out", str(out))
+    assert unknown.returncode == 1
+    assert "no shipment or receipt recorded as 'DA-9999'" in unknown.stderr
+    assert not out.exists() and not list(tmp_path.glob("nothing.json*"))
+    lone = tagtrail("epcis", "--shipment", "DA-1001", "--site", str(site), "--sender", SENDER)
+    assert lone.returncode == 2 and "--sender and --receiver together" in lone.stderr and lone.stdout == ""
+    bad = tagtrail("epcis", "--shipment", "DA-1001", "--site", str(site), "--sender", "0614141000006",
+                   "--receiver", RECEIVER)
+    assert bad.returncode == 2 and "sender '0614141000006'" in bad.stderr
+    both = tagtrail("epcis", "--shipment", "DA-1001", "--since", "2026-01-01T00:00:00Z", "--site", str(site))
+    assert both.returncode == 2 and "not both" in both.stderr
