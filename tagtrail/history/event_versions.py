@@ -9,7 +9,7 @@ groups are the page), a second reads every version of exactly those groups, so a
 whole groups, whatever their size, and costs the same wherever it falls.
 
 A location filter keeps the events ever exported at LOC: groups with a version whose bizLocation is
-LOC, or whose exit left by door LOC (ifNull(to_location, from_location), as events_in_range did). A
+LOC, or whose exit left by door LOC (ifNull(to_location, from_location): a stored `departed` names it). A
 group is shown whole: an event revised from LOC to elsewhere comes with its declaration and the
 corrected event it names, so the document says what became of it.
 

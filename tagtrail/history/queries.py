@@ -27,7 +27,6 @@ version that is not a retraction, so they are exact unless late input revised a 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,39 +256,6 @@ LIMIT {limit:UInt32}
 """,
 )
 
-# Keyset pages of the history in [since, until), in export order: each page starts after the last row of the
-# one before on (event_time, event_id, item_key), so a page costs the same wherever it falls and no page
-# is held longer than it takes to write it. A location filter keeps the events at LOC: those whose
-# bizLocation is LOC, or whose exit left by door LOC (a stored `departed` names it as from_location).
-EVENTS_IN_RANGE = NamedQuery(
-    "events_in_range",
-    "Movements in [since, until) (at location L: '' = anywhere), oldest first, one page after a key.",
-    """
-SELECT event_id, event_time, recorded_at, item_key, epc_uri, action, biz_step, disposition, read_point,
-       to_location, from_location, movement_type, anomaly
-FROM movement_history
-WHERE event_time >= {since:DateTime64(6, 'UTC')} AND event_time < {until:DateTime64(6, 'UTC')}
-  AND ({location:String} = '' OR ifNull(to_location, from_location) = {location:String})
-  AND event_time >= {after_time:DateTime64(6, 'UTC')}  -- implied by the key below; said so partitions and granules are skipped
-  AND (event_time, event_id, item_key) > ({after_time:DateTime64(6, 'UTC')}, {after_id:String}, {after_item:String})
-ORDER BY event_time, event_id, item_key
-LIMIT {limit:UInt32}
-""",
-)
-
-# An item's EPC URI is the first one its whole history knows (an RFID read), also for events of it that
-# came from a barcode: what the one-item export names it, so both exports give its events the same IDs.
-ITEM_EPC_URIS = NamedQuery(
-    "item_epc_uris",
-    "The first known EPC URI of each of items K.",
-    """
-SELECT item_key, argMin(epc_uri, (event_time, event_id)) AS first_epc_uri
-FROM movement_history
-WHERE item_key IN {item_keys:Array(String)} AND epc_uri IS NOT NULL
-GROUP BY item_key
-""",
-)
-
 # The business context of a page of events (migration 0008 `event_transactions`, the one matching rule): each
 # event version's transactions, read for the page's items (the view's primary key) and events.
 EVENT_TRANSACTIONS = NamedQuery(
@@ -379,7 +345,7 @@ EARLIEST = dt.datetime(1970, 1, 1)
 LATEST = dt.datetime(2299, 12, 31)
 
 ALL = (WHERE_IS, WHERE_LIVE, HISTORY, INVENTORY, INVENTORY_BY_ZONE, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES,
-       EVENTS_IN_RANGE, ITEM_EPC_URIS, EVENT_TRANSACTIONS, ANY_TRANSACTIONS, ITEM_LOT, ITEM_LOTS_OF, ITEMS_IN_RANGE, FIND_TRANSACTIONS,
+       EVENT_TRANSACTIONS, ANY_TRANSACTIONS, ITEM_LOT, ITEM_LOTS_OF, ITEMS_IN_RANGE, FIND_TRANSACTIONS,
        ITEMS_IN_TRANSACTIONS)
 BY_NAME = {q.name: q for q in ALL}
 
@@ -435,29 +401,6 @@ def location_flow(client: Any, since: dt.datetime, until: dt.datetime) -> tuple[
 
 def anomalies(client: Any, since: dt.datetime, limit: int = 1000) -> tuple[list[str], list[tuple]]:
     return run(client, ANOMALIES, since=_utc(since), limit=limit)
-
-
-def events_in_range(client: Any, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                    location: str | None = None, *, page_size: int = 10_000) -> Iterator[dict]:
-    """The history's movements in [since, until) (either end open when None), at `location` if given, in
-    (event_time, event_id) order, read in pages of `page_size` rows; each row a dict that also holds
-    `item_epc_uri`, the item's first known EPC URI (ITEM_EPC_URIS). Holds one page at a time."""
-    bounds = {"since": _utc(since or EARLIEST), "until": _utc(until or LATEST), "location": location or ""}
-    after = {"after_time": bounds["since"], "after_id": "", "after_item": ""}
-    while True:
-        names, rows = run(client, EVENTS_IN_RANGE, **bounds, **after, limit=page_size)
-        if not rows:
-            return
-        page = [dict(zip(names, row)) for row in rows]
-        rows = []
-        known = dict(run(client, ITEM_EPC_URIS, item_keys=sorted({r["item_key"] for r in page}))[1])
-        for row in page:
-            row["item_epc_uri"] = known.get(row["item_key"])
-        last = page[-1]
-        after = {"after_time": _utc(last["event_time"]), "after_id": last["event_id"], "after_item": last["item_key"]}
-        yield from page
-        if len(page) < page_size:
-            return
 
 
 def item_lot(client: Any, item_key: str) -> tuple[list[str], list[tuple]]:
