@@ -14,7 +14,7 @@ import yaml
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.events import Movement
-from tagtrail.history.migrations import MIGRATIONS_TABLE, bundled_migrations, migrate
+from tagtrail.history.migrations import MIGRATIONS_TABLE, bundled_migrations, cluster_ddl, migrate
 from tagtrail.wire import Codec
 from tagtrail_processors.sink.container import ContainerWriter
 from tagtrail_processors.sink.writer import INSERT_SETTINGS
@@ -160,3 +160,11 @@ def test_where_and_history_answer_on_an_upgraded_store(clickhouse_settings, tmp_
     shipped = tagtrail("where", item_key(6), "--site", str(site))
     assert shipped.returncode == 0, shipped.stderr
     assert "dock-door-1" in shipped.stdout
+
+
+def test_cluster_schema_adds_the_columns_on_every_node_and_reads_event_log_across_shards():
+    ddl = cluster_ddl("warehouse")
+    assert "ALTER TABLE movements ON CLUSTER `warehouse` ADD COLUMN IF NOT EXISTS lot Nullable(String);" in ddl
+    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/event_log', '{replica}')" in ddl
+    assert ("CREATE TABLE IF NOT EXISTS event_log_all ON CLUSTER `warehouse` AS event_log\n"
+            "ENGINE = Distributed(`warehouse`, currentDatabase(), event_log, cityHash64(item_key));") in ddl
