@@ -74,7 +74,7 @@ def export_epcis(client: Any, item_key: str, *, now: dt.datetime | None = None, 
     One item's events are few, so they are listed, and the header describes just the places they use."""
     places = EpcisPlaces.of(site, digital_link=digital_link)
     events = list(iter_events(client, item_key=item_key, places=places))
-    header = with_vocabulary(places.master_data(), lot_master_data(client, [item_key]) if events else None)
+    header = with_vocabulary(places.master_data(), lot_master_data(lots_of_items(client, [item_key])) if events else None)
     doc = document_head(now=now, header=header)
     doc["epcisBody"] = {"eventList": events}
     return doc
@@ -113,10 +113,10 @@ def iter_shipment_events(client: Any, shipment: Shipment, *, places: EpcisPlaces
         yield from _shown(group, group[0]["item_key"], epc_uri, places)
 
 
-def lot_master_data(client: Any, item_keys: list[str]) -> dict | None:
+def lot_master_data(lots: list[dict]) -> dict | None:
     """The EPCInstance vocabulary (epcis_lots.py) of the items whose lot or expiry is known, named as their
     events name them; None when none is."""
-    return instance_vocabulary(lots_of_items(client, item_keys), item_uri)
+    return instance_vocabulary(lots, item_uri)
 
 
 def _shown(versions: list[dict], item_key: str, epc_uri: str | None, places: EpcisPlaces) -> Iterator[dict]:

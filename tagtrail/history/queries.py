@@ -285,35 +285,47 @@ WHERE item_key = {item_key:String}
 """,
 )
 
-# An export's EPCInstance master data: the known lot/expiry of its items, with the EPC URI their events name
-# (the first any stored version names, as tagtrail/history/event_versions.py names it).
-ITEM_LOTS_OF = NamedQuery(
-    "item_lots_of",
-    "Known lot and expiry of items K, with each item's first known EPC URI.",
-    """
+# An export's EPCInstance master data: the known lot/expiry of the items of its scope (a subquery, so a
+# range of many items never travels as a parameter), with the EPC URI their events name (the first any
+# stored version names, as tagtrail/history/event_versions.py names it). Rows only for items with a lot.
+LOTS_OF = """
 SELECT lots.item_key AS item_key, uris.first_epc_uri AS epc_uri, lots.lot AS lot, lots.expiry AS expiry
-FROM (SELECT item_key, lot, expiry FROM item_lots WHERE item_key IN {item_keys:Array(String)}) AS lots
+FROM (SELECT item_key, lot, expiry FROM item_lots WHERE item_key IN ({items})) AS lots
 LEFT JOIN
 (
     SELECT item_key, argMin(epc_uri, (event_time, event_id, recorded_at)) AS first_epc_uri
     FROM event_log
-    WHERE item_key IN {item_keys:Array(String)} AND epc_uri IS NOT NULL
+    WHERE item_key IN (SELECT item_key FROM item_lots WHERE item_key IN ({items})) AND epc_uri IS NOT NULL
     GROUP BY item_key
 ) AS uris ON uris.item_key = lots.item_key
 ORDER BY item_key
-""",
-)
-
-ITEMS_IN_RANGE = NamedQuery(
-    "items_in_range",
-    "Items with stored event versions in [since, until) (at location L: '' = anywhere), as a range export reads them.",
-    """
+"""
+ITEMS_IN_RANGE = """
 SELECT DISTINCT item_key
 FROM event_log
 WHERE event_time >= {since:DateTime64(6, 'UTC')} AND event_time < {until:DateTime64(6, 'UTC')}
-  AND ({location:String} = '' OR ifNull(to_location, from_location) = {location:String})
-ORDER BY item_key
-""",
+  AND ({location:String} = '' OR ifNull(to_location, from_location) = {location:String})"""
+ITEMS_IN_TRANSACTIONS = """
+SELECT item_key FROM event_transactions WHERE transaction_id IN {transaction_ids:Array(String)}
+UNION DISTINCT
+SELECT arrayJoin({item_keys:Array(String)}) AS item_key"""
+
+ITEM_LOTS_OF = NamedQuery(
+    "item_lots_of",
+    "Known lot and expiry of items K, with each item's first known EPC URI.",
+    LOTS_OF.replace("{items}", "SELECT arrayJoin({item_keys:Array(String)})"),
+)
+
+LOTS_IN_RANGE = NamedQuery(
+    "lots_in_range",
+    "Known lot and expiry of the items with stored event versions in [since, until) (at location L: '' = anywhere).",
+    LOTS_OF.replace("{items}", ITEMS_IN_RANGE),
+)
+
+LOTS_IN_TRANSACTIONS = NamedQuery(
+    "lots_in_transactions",
+    "Known lot and expiry of the items with events in transactions T, and of items K (a shipment's SSCCs).",
+    LOTS_OF.replace("{items}", ITEMS_IN_TRANSACTIONS),
 )
 
 # A shipment named the way a user has it: the transaction id, the bizTransaction id or just its document
@@ -330,23 +342,13 @@ ORDER BY opened_at, transaction_id
 """,
 )
 
-ITEMS_IN_TRANSACTIONS = NamedQuery(
-    "items_in_transactions",
-    "Items with events in transactions T, and items K (a shipment's SSCCs).",
-    """
-SELECT DISTINCT item_key FROM event_transactions WHERE transaction_id IN {transaction_ids:Array(String)}
-UNION DISTINCT
-SELECT arrayJoin({item_keys:Array(String)}) AS item_key
-""",
-)
-
 # Far outside any stored time, inside DateTime64's range: an open end of a range.
 EARLIEST = dt.datetime(1970, 1, 1)
 LATEST = dt.datetime(2299, 12, 31)
 
 ALL = (WHERE_IS, WHERE_LIVE, HISTORY, INVENTORY, INVENTORY_BY_ZONE, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES,
-       EVENT_TRANSACTIONS, ANY_TRANSACTIONS, ITEM_LOT, ITEM_LOTS_OF, ITEMS_IN_RANGE, FIND_TRANSACTIONS,
-       ITEMS_IN_TRANSACTIONS)
+       EVENT_TRANSACTIONS, ANY_TRANSACTIONS, ITEM_LOT, ITEM_LOTS_OF, LOTS_IN_RANGE, FIND_TRANSACTIONS,
+       LOTS_IN_TRANSACTIONS)
 BY_NAME = {q.name: q for q in ALL}
 
 
@@ -412,20 +414,24 @@ def lots_of_items(client: Any, item_keys: list[str]) -> list[dict]:
     """Known lot/expiry of items K with their first EPC URI, as dicts (item_key, epc_uri, lot, expiry)."""
     if not item_keys:
         return []
-    names, rows = run(client, ITEM_LOTS_OF, item_keys=sorted(set(item_keys)))
+    return _dicts(run(client, ITEM_LOTS_OF, item_keys=sorted(set(item_keys))))
+
+
+def lots_in_range(client: Any, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                  location: str | None = None) -> list[dict]:
+    """As lots_of_items, for the items a range export holds."""
+    return _dicts(run(client, LOTS_IN_RANGE, since=_utc(since or EARLIEST), until=_utc(until or LATEST),
+                      location=location or ""))
+
+
+def lots_in_transactions(client: Any, transaction_ids: list[str], item_keys: list[str]) -> list[dict]:
+    """As lots_of_items, for the items a shipment export holds (its events' items and its SSCCs)."""
+    return _dicts(run(client, LOTS_IN_TRANSACTIONS, transaction_ids=transaction_ids, item_keys=item_keys))
+
+
+def _dicts(result: tuple[list[str], list[tuple]]) -> list[dict]:
+    names, rows = result
     return [dict(zip(names, row)) for row in rows]
-
-
-def items_in_range(client: Any, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                   location: str | None = None) -> list[str]:
-    _, rows = run(client, ITEMS_IN_RANGE, since=_utc(since or EARLIEST), until=_utc(until or LATEST),
-                  location=location or "")
-    return [row[0] for row in rows]
-
-
-def items_in_transactions(client: Any, transaction_ids: list[str], item_keys: list[str]) -> list[str]:
-    _, rows = run(client, ITEMS_IN_TRANSACTIONS, transaction_ids=transaction_ids, item_keys=item_keys)
-    return sorted(row[0] for row in rows)
 
 
 def find_transactions(client: Any, name: str, sscc: str | None = None) -> list[dict]:

@@ -10,12 +10,14 @@ import yaml
 from lxml import etree
 
 from tagtrail.clickhouse import connect_clickhouse
-from tests.history.business import DESADV, SSCC, crossing, shipment, store_transactions
+from tagtrail.events.item_master import ItemMaster
+from tests.history.business import DESADV, SSCC, crossing, shipment, store_item_master, store_transactions
 from tests.history.conftest import store
-from tests.history.scenario import HOUR, T0
+from tests.history.scenario import HOUR, T0, item_key
 from tests.history.test_cli import tagtrail
 from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
 from tests.history.test_epcis_locations import REPO
+from tests.history.test_epcis_lots import MDA, instance_data
 from tests.history.test_event_hash import reference_hashes
 
 OPEN, CLOSE = T0 + HOUR, T0 + 2 * HOUR
@@ -43,6 +45,8 @@ def stored_day(settings) -> None:
             crossing(5, 3, CLOSE + 10, "dock-door-2", step="shipping"),
         ])
         store_transactions(client, [shipment(OPEN, CLOSE, ssccs=(SSCC,))])
+        store_item_master(client, [ItemMaster(event_id=f"import/ef56/{n}", item_key=item_key(n), lot=f"L-{n}",
+                                              source="import", recorded_at=T0) for n in (1, 3)])
     finally:
         client.close()
 
@@ -66,6 +70,12 @@ def test_export_by_shipment_in_any_of_its_names_with_sender_and_receiver(clickho
     assert "bizTransactionList" not in events[0]  # the pallet's receipt is its own story, not the shipment's
     assert all(e["bizTransactionList"] == [{"type": "desadv", "bizTransaction": DESADV}] for e in events[1:])
     assert (doc["sender"], doc["receiver"]) == (SENDER, RECEIVER) and doc["instanceIdentifier"]
+    # item 1's imported lot in the header; item 3 (shipped after the window) is not in this document
+    assert instance_data(doc) == {"urn:epc:id:sgtin:0614141.012345.1": {MDA + "lotNumber": "L-1"}}
+    ranged = tagtrail("epcis", "--since", "2000-01-01T00:00:00Z", "--site", str(site))
+    assert ranged.returncode == 0, ranged.stderr
+    assert instance_data(json.loads(ranged.stdout)) == {
+        f"urn:epc:id:sgtin:0614141.012345.{n}": {MDA + "lotNumber": f"L-{n}"} for n in (1, 3)}
     ids = [e["eventID"] for e in events]
     for name in (f"desadv:{DESADV}", DESADV, f"(00){SSCC}"):  # the same shipment by its other names
         again = tagtrail("epcis", "--shipment", name, "--site", str(site))

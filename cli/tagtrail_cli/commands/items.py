@@ -155,7 +155,7 @@ def export(args: argparse.Namespace) -> int:
     from tagtrail.history.epcis import iter_events, iter_shipment_events, lot_master_data, site_master_data
     from tagtrail.history.epcis_lots import with_vocabulary
     from tagtrail.history.epcis_places import EpcisPlaces
-    from tagtrail.history.queries import items_in_range, items_in_transactions
+    from tagtrail.history.queries import lots_in_range, lots_in_transactions, lots_of_items
     from tagtrail.history.shipment import find_shipment
 
     ranged = args.since is not None or args.until is not None or args.location is not None
@@ -199,12 +199,12 @@ def export(args: argparse.Namespace) -> int:
         if "item_key" in scope:  # one item's events are few: the header describes just the places they use
             listed = [first, *events]
             header, stream = places.master_data(), iter(listed)
-            items = [scope["item_key"]]
+            lots = lots_of_items(client, [scope["item_key"]])
         else:
             header, stream = site_master_data(places), itertools.chain([first], events)
-            items = (items_in_transactions(client, shipment.transaction_ids, shipment.sscc_keys)
-                     if args.shipment is not None else items_in_range(client, args.since, args.until, args.location))
-        header = with_vocabulary(header, lot_master_data(client, items))  # lot/expiry: epcis_lots.py
+            lots = (lots_in_transactions(client, shipment.transaction_ids, shipment.sscc_keys)
+                    if args.shipment is not None else lots_in_range(client, args.since, args.until, args.location))
+        header = with_vocabulary(header, lot_master_data(lots))  # lot/expiry: epcis_lots.py
         count = write_document(args.out, args.format, header, with_progress(stream), sender)
     except UserError:
         raise
