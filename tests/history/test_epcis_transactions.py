@@ -10,9 +10,10 @@ import json
 
 import msgspec
 
-from tagtrail.history.epcis import export_epcis, iter_events, write_epcis_json
+from tagtrail.history.epcis import export_epcis, iter_events, iter_shipment_events, write_epcis_json
 from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.migrations import migrate
+from tagtrail.history.shipment import find_shipment
 from tests.history.business import (
     CUSTOMER,
     CUSTOMER_DC,
@@ -24,6 +25,7 @@ from tests.history.business import (
     store_transactions,
 )
 from tests.history.conftest import store
+from tests.history.revisions import version
 from tests.history.scenario import HOUR, T0, item_key, mv
 from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
 from tests.history.test_epcis_locations import SGLN, example_site
@@ -123,3 +125,25 @@ def test_a_shipment_closed_later_keeps_covering_what_happened_while_it_was_open(
     after = exported(clickhouse)["epcisBody"]["eventList"]
     assert ["bizTransactionList" in e for e in after] == [True, False]
     assert after[0] == before[0]
+
+
+def test_each_version_carries_the_context_of_its_own_place_and_a_shipment_export_shows_the_correction(clickhouse, epcis_schema):
+    migrate(clickhouse)
+    first = crossing(1, 1, OPEN + 5, "dock-door-2", step="shipping")
+    # a late read: the crossing was at dock-door-1, where no shipment was open
+    late = version(first, recorded_at=first.recorded_at + HOUR, to_location="dock-door-1", from_location="dock-door-1",
+                   read_point="door-1-outer")
+    store(clickhouse, [first])
+    store(clickhouse, [late], first_offset=1)
+    store_transactions(clickhouse, [shipment(OPEN, CLOSE)])
+    doc = export_epcis(clickhouse, item_key(1), site=example_site())
+    validate(doc, epcis_schema)
+    original, corrected = doc["epcisBody"]["eventList"]
+    assert [original["eventID"], corrected["eventID"]] == reference_hashes(doc)
+    # the original was exported (and hashed) with the shipment: it keeps it, declared wrong, naming its correction
+    assert original["bizTransactionList"] == [{"type": "desadv", "bizTransaction": DESADV}]
+    assert original["errorDeclaration"]["correctiveEventIDs"] == [corrected["eventID"]]
+    assert "bizTransactionList" not in corrected and "errorDeclaration" not in corrected
+    found = find_shipment(clickhouse, "DA-1001")
+    shown = list(iter_shipment_events(clickhouse, found, places=EpcisPlaces.of(example_site())))
+    assert shown == [original, corrected]  # the event is in the shipment by a version: shown whole

@@ -1,5 +1,5 @@
 """`tagtrail where|history|epcis`: ask about one item by any identity form; `epcis` also by time range
-and location, streamed."""
+and location, or by shipment, streamed."""
 
 from __future__ import annotations
 
@@ -150,8 +150,9 @@ def no_history(exc: Exception, client: Any, args: argparse.Namespace) -> Excepti
 
 
 def export(args: argparse.Namespace) -> int:
-    """`tagtrail epcis`: one item or a range, streamed to stdout or --out. The first event is read before
-    anything is written, so an unknown item or an empty range writes nothing and exits 1."""
+    """`tagtrail epcis`: one item, a range or a shipment, streamed to stdout or --out. The first event is
+    read before anything is written, so an unknown item or shipment or an empty range writes nothing and
+    exits 1."""
     from tagtrail.history.epcis import iter_events, iter_shipment_events, lot_master_data, site_master_data
     from tagtrail.history.epcis_lots import with_vocabulary
     from tagtrail.history.epcis_places import EpcisPlaces
