@@ -14,7 +14,7 @@ import pytest
 def test_demo_runs_the_real_pipeline_and_matches_its_ground_truth(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tagtrail_cli.main", "demo", "--items", "16", "--doors", "2", "--minutes", "0.5",
-         "--workdir", str(tmp_path / "demo"), "--report", str(tmp_path / "report.html")],
+         "--workdir", str(tmp_path / "demo")],
         capture_output=True, text=True, timeout=400, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
@@ -28,8 +28,18 @@ def test_demo_runs_the_real_pipeline_and_matches_its_ground_truth(tmp_path: Path
     assert "Traceback" not in result.stderr
     # Live progress was shown while it ran.
     assert len(re.findall(r"^\s+reads\s+[\d,]+", result.stderr, re.M)) >= 5
-    html = (tmp_path / "report.html").read_text()
+    # The report is demo output: in the workdir, not in the folder the demo was started from (a checkout).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+    html = (tmp_path / "demo" / "report.html").read_text()
     assert html.count("<svg") >= 1 and "Flows per dock door" in html and "Inventory per location now" in html
+    # Each door's receipt and shipment was opened through the scan service and holds the items the plan put
+    # through that door while it was open, as the history's transaction context (event_transactions) says.
+    lines = re.findall(r"^  (inbound|outbound) +(po|desadv) +(\S+)  at (dock-door-\d), closed: (\d+) items \(planned (\d+)\)$",
+                       out, re.M)
+    assert {(d, k) for d, k, *_ in lines} == {("inbound", "po"), ("outbound", "desadv")}, out
+    assert all(found == planned for *_, found, planned in lines), out
+    assert sum(int(found) for d, *_, found, _ in lines if d == "inbound") == 16
+    assert re.search(r"tagtrail epcis --since \S+Z --until \S+Z --site \S+site\.yaml", out)
 
 
 def test_summary_and_report_tell_the_views_story_of_shipped_items(tmp_path: Path) -> None:
@@ -95,3 +105,55 @@ def test_summary_and_report_tell_the_views_story_of_shipped_items(tmp_path: Path
                                            anomalies=[], bucket_seconds=3600))
     assert re.findall(r"outbound: (\d+)</title>", html) == ["2", "1"]
     assert "dock-door-1</td><td>in_transit" not in html and "Inventory per zone now" in html
+
+
+def test_the_plan_opens_each_doors_receipt_and_shipment_around_its_crossings_with_lots_on_the_scans() -> None:
+    """What the demo feeds: a receipt per receiving door and a shipment per shipping door, open from before the
+    first crossing there until after the last; handheld scans carry the item's lot and expiry as AI 10/17."""
+    import datetime as dt
+
+    from tagtrail.identity.barcode import BarcodeParser
+    from tagtrail_cli.demo import flow
+    from tagtrail_cli.demo.warehouse import CUSTOMER, SUPPLIER, DemoWarehouse
+
+    today = dt.datetime.now(dt.UTC).date()
+    plan = flow.plan(items=60, doors=2, minutes=1.0, today=today)
+    door_reads: dict[tuple[str, int], list[float]] = {}
+    for read in plan.reads:
+        if read.reader_id.startswith("door-") and read.rssi_dbm > -70:  # not the neighbour's faint cross-read
+            door_reads.setdefault((read.epc_hex, int(read.reader_id.split("-")[1])), []).append(read.at_s)
+    by_key = {item.item_key: item for item in plan.items}
+    assert {(t.direction, t.location) for t in plan.transactions} == {
+        (d, f"dock-door-{n}") for d in ("inbound", "outbound") for n in (1, 2)}
+    for t in plan.transactions:
+        door = int(t.location.rsplit("-", 1)[1])
+        expected = [i.item_key for i in plan.items
+                    if (i.door_in if t.direction == "inbound" else i.door_out if i.fate == "shipped" else None) == door]
+        assert sorted(t.items) == sorted(expected)
+        for key in t.items:
+            reads = sorted(door_reads[(by_key[key].epc_hex, door)])
+            crossing = reads[:2] if t.direction == "inbound" else reads[-2:]  # arrival first, exit last
+            assert t.open_at_s < crossing[0] and crossing[-1] < t.close_at_s, (t.id, key)
+        assert t.partner == (SUPPLIER if t.direction == "inbound" else CUSTOMER)
+        assert t.id.startswith("urn:epcglobal:cbv:bt:0614141000005:") and t.type == ("po" if t.direction == "inbound" else "desadv")
+    parser = BarcodeParser()
+    for scan in plan.scans:
+        parsed = parser.parse(scan.barcode)
+        item = next(i for i in plan.items if i.barcode == scan.barcode)
+        assert (parsed.identity.item_key, parsed.lot, parsed.expiry) == (item.item_key, item.lot, today + dt.timedelta(days=730))
+    assert len({i.lot for i in plan.items}) == 3 and DemoWarehouse.door_location(1) == "dock-door-1"
+    assert flow.plan(items=60, doors=2, minutes=1.0).items[0].expiry is None  # no date given, none made up
+
+
+def test_the_demo_site_file_names_its_trading_partners_sites_with_gls_master_data(tmp_path: Path) -> None:
+    from tagtrail.config import parse_site
+    from tagtrail.config.gs1_locations import gs1_locations
+    from tagtrail_cli.demo.warehouse import TRADING_PARTNERS, DemoWarehouse, site_file_text
+
+    site = parse_site(site_file_text(DemoWarehouse(2, {"door-1": 1, "door-2": 2, "zone-reader": 3}, 4, tmp_path).site()))
+    sglns = gs1_locations(site).locations
+    for partner in TRADING_PARTNERS:
+        location = site.location(partner.site_id)
+        assert location is not None and location.name == partner.site_name and location.address.city
+        assert sglns[partner.site_id].epc_uri() == partner.site_uri()
+        assert not any(rp.location == partner.site_id for rp in site.read_points)  # not a place of this site

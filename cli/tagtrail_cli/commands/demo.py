@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--doors", type=int, default=2, help="dock doors, each with an inner and outer antenna (default 2)")
     p.add_argument("--minutes", type=float, default=1.0, help="how long items keep arriving, in minutes (default 1)")
     p.add_argument("--workdir", type=Path, default=Path(".tagtrail/demo"), help="demo data folder, wiped at start")
-    p.add_argument("--report", type=Path, default=Path("tagtrail-demo-report.html"), help="HTML report to write")
+    p.add_argument("--report", type=Path, help="HTML report to write (default <workdir>/report.html)")
     p.add_argument("--seed", type=int, default=2026, help="random seed of the simulated flows")
     p.set_defaults(handler=handle, default_log_level="warning")  # progress lines, not every stage's info logs
 
@@ -71,6 +71,11 @@ def _print_summary(result, workdir: Path) -> None:
     for item, at, why in s.anomalies[:10]:
         print(f"  {at}  {item}  {why}", file=out)
     print(f"Dead letters (rejected input, kept with reason): {result.dead_letters}", file=out)
+    if s.transactions:
+        print("\nShipments and receipts (dock terminal, POST /v1/transactions):", file=out)
+    for t in s.transactions:
+        planned = "" if t.planned_items is None else f" (planned {t.planned_items})"
+        print(f"  {t.direction:<8} {t.type:<6} {t.id}  at {t.location}, {t.status}: {t.items} items{planned}", file=out)
     print(f"\nGround truth check: {s.where_expected}/{s.where_expected + len(s.mismatches)} items are where the "
           "simulation put them.", file=out)
     for item, expected, found in s.mismatches[:10]:
@@ -80,5 +85,9 @@ def _print_summary(result, workdir: Path) -> None:
           '"SELECT * FROM movement_history LIMIT 10"', file=out)
     print(f"An item's EPCIS 2.0 record with GS1 locations (SGLNs): tagtrail epcis <item> --site "
           f"{workdir / 'site.yaml'}", file=out)
+    if result.window:
+        since, until = (t.isoformat(timespec="seconds").replace("+00:00", "Z") for t in result.window)
+        print(f"The whole run as one EPCIS document: tagtrail epcis --since {since} --until {until} --site "
+              f"{workdir / 'site.yaml'}", file=out)
     print("The demo runs in live mode (processing.provisional_movements): while it runs, live_items shows items "
           "at a dock door before their crossing is decided (provisional = 1).", file=out)

@@ -1,4 +1,6 @@
-"""Plays the plan in real time: tag sightings go to the reader emulators, scans are uploaded over HTTP."""
+"""Plays the plan in real time: tag sightings go to the reader emulators, scans are uploaded over HTTP, and
+the dock terminal opens and closes each door's shipment or receipt through the scan service's
+transactions API (POST /v1/transactions, .../close), as a dock office would around the loading."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ import time
 import uuid
 from collections.abc import Callable
 from itertools import groupby
+from urllib.parse import quote
 
 import httpx
 import structlog
 
-from tagtrail_cli.demo.flow import DemoPlan, PlannedScan
+from tagtrail_cli.demo.flow import DemoPlan, PlannedScan, PlannedTransaction
+from tagtrail_cli.demo.warehouse import DOCK_TERMINAL
 from tagtrail_ingest.llrp.emulator import ReaderEmulator, Sighting
 
 log = structlog.get_logger(__name__)
@@ -31,18 +35,24 @@ class Feeder:
         self.reads_sent = 0
         self.scans_acknowledged = 0
         self.scans_rejected = 0
+        self.transactions_recorded = 0  # opens and closes the scan service recorded
         self.started_wall: dt.datetime | None = None
 
     def run(self, stop: threading.Event) -> None:
         start = self.clock()
         wall0 = time.time()
-        self.started_wall = dt.datetime.now(dt.timezone.utc)
+        self.started_wall = dt.datetime.now(dt.UTC)
         reads = list(self.plan.reads)
         uploads = [list(g) for _, g in groupby(self.plan.scans, key=lambda s: (s.upload_at_s, s.device_id))]
-        ri = ui = 0
+        dock = sorted([(t.open_at_s, "open", t) for t in self.plan.transactions]
+                      + [(t.close_at_s, "close", t) for t in self.plan.transactions], key=lambda a: a[0])
+        ri = ui = ti = 0
         with httpx.Client(timeout=30) as http:
-            while (ri < len(reads) or ui < len(uploads)) and not stop.is_set():
+            while (ri < len(reads) or ui < len(uploads) or ti < len(dock)) and not stop.is_set():
                 now = self.clock() - start
+                while ti < len(dock) and dock[ti][0] <= now:  # before the reads: a door opens before its first crossing
+                    self._transaction(http, dock[ti][1], dock[ti][2], stop)
+                    ti += 1
                 batch: dict[str, list[Sighting]] = {}
                 while ri < len(reads) and reads[ri].at_s <= now:
                     r = reads[ri]
@@ -65,7 +75,7 @@ class Feeder:
             "scans": [
                 {
                     "raw_data": s.barcode,
-                    "scanned_at": dt.datetime.fromtimestamp(wall0 + s.at_s, dt.timezone.utc).isoformat(),
+                    "scanned_at": dt.datetime.fromtimestamp(wall0 + s.at_s, dt.UTC).isoformat(),
                     "action": s.action,
                     "location": s.location,
                 }
@@ -90,5 +100,34 @@ class Feeder:
                     log.error("scan_upload_refused", device=device, status=response.status_code, body=response.text[:300])
                     return
                 log.warning("scan_upload_retry", device=device, status=response.status_code)
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _transaction(self, http: httpx.Client, step: str, planned: PlannedTransaction, stop: threading.Event) -> None:
+        """Opens or closes one shipment or receipt, retried (same Idempotency-Key) until the service answers."""
+        if step == "open":
+            url = f"{self.scan_url}/v1/transactions"
+            body: dict | None = {"direction": planned.direction, "location": planned.location, "type": planned.type,
+                                 "id": planned.id, "partner_gln": planned.partner.gln,
+                                 "partner_location_gln": planned.partner.site_uri()}
+        else:
+            url = f"{self.scan_url}/v1/transactions/{quote(planned.transaction_id, safe='')}/close"
+            body = None
+        headers = {"Authorization": f"Bearer {self.tokens[DOCK_TERMINAL]}", "Idempotency-Key": f"demo-{uuid.uuid4()}"}
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                response = http.post(url, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                log.warning("transaction_retry", step=step, transaction=planned.transaction_id, error=str(exc))
+            else:
+                if response.status_code in (200, 201):
+                    self.transactions_recorded += 1
+                    return
+                if response.status_code < 500:
+                    log.error("transaction_refused", step=step, transaction=planned.transaction_id,
+                              status=response.status_code, body=response.text[:300])
+                    return
+                log.warning("transaction_retry", step=step, transaction=planned.transaction_id, status=response.status_code)
             stop.wait(delay)
             delay = min(delay * 2, 5.0)

@@ -35,7 +35,7 @@ class DemoOptions:
     doors: int = 2
     minutes: float = 1.0
     workdir: Path = DEFAULT_WORKDIR
-    report_path: Path = Path("tagtrail-demo-report.html")
+    report_path: Path | None = None  # default <workdir>/report.html: the demo's output stays out of the checkout
     seed: int = 2026
     drain_timeout_s: float = 120.0
 
@@ -48,6 +48,8 @@ class DemoResult:
     dead_letters: int
     elapsed_s: float
     report_path: Path
+    transactions_recorded: int = 0  # shipment and receipt opens and closes the scan service recorded
+    window: tuple[dt.datetime, dt.datetime] | None = None  # from the first planned read to the end: the run's history
 
 
 def _free_port() -> int:
@@ -64,7 +66,9 @@ def run_demo(options: DemoOptions, *, on_progress: Callable[[Snapshot, Snapshot 
     from tagtrail_processors.stream.processor_service import run_processor
 
     started = time.monotonic()
-    plan = flow.plan(items=options.items, doors=options.doors, minutes=options.minutes, seed=options.seed)
+    plan = flow.plan(items=options.items, doors=options.doors, minutes=options.minutes, seed=options.seed,
+                     today=dt.datetime.now(dt.UTC).date())
+    report_path = options.report_path or options.workdir / "report.html"
     emulators = {DemoWarehouse.door_reader(d): ReaderEmulator(antennas=2, name=f"door-{d}") for d in range(1, options.doors + 1)}
     emulators[ZONE_READER] = ReaderEmulator(antennas=len(ZONE_ANTENNAS), name=ZONE_READER)
     ports = {rid: em.start() for rid, em in emulators.items()}
@@ -113,12 +117,14 @@ def run_demo(options: DemoOptions, *, on_progress: Callable[[Snapshot, Snapshot 
         html = report.render(
             report.ReportData(
                 title="tagtrail demo warehouse",
-                generated_at=dt.datetime.now(dt.timezone.utc),
+                generated_at=dt.datetime.now(dt.UTC),
                 headline=[
                     ("items tracked", str(summary.items_tracked)),
                     ("movements", str(summary.movements)),
                     ("items in transit", str(summary.in_transit)),
                     ("anomalies", str(len(summary.anomalies))),
+                    ("shipments", str(sum(1 for t in summary.transactions if t.direction == "outbound"))),
+                    ("receipts", str(sum(1 for t in summary.transactions if t.direction == "inbound"))),
                     ("tag reads", str(feeder.reads_sent)),
                     ("scans", str(feeder.scans_acknowledged)),
                 ],
@@ -129,9 +135,10 @@ def run_demo(options: DemoOptions, *, on_progress: Callable[[Snapshot, Snapshot 
                 bucket_seconds=max(5, int(plan.duration_s // 24)),
             )
         )
-        options.report_path.write_text(html)
+        report_path.write_text(html)
+        window = (feeder.started_wall - dt.timedelta(seconds=1), dt.datetime.now(dt.UTC)) if feeder.started_wall else None
         return DemoResult(summary, feeder.reads_sent, feeder.scans_acknowledged, dead_letters,
-                          time.monotonic() - started, options.report_path)
+                          time.monotonic() - started, report_path, feeder.transactions_recorded, window)
     finally:
         stop.set()
         if progress is not None:

@@ -3,7 +3,9 @@
 Every figure reads the views dashboards read, so the demo cannot tell another story than they do:
 what is in the building and where it left from come from `current_items` (an item that shipped has left
 on-hand inventory: location NULL, `shipped_via` its door), the flows from `movement_history` (one
-shipping event per exit; see migration 0005).
+shipping event per exit; see migration 0005), and the shipments and receipts from `business_transactions`
+with the items `event_transactions` puts in each (migration 0008: the export's own rule), next to what the
+plan put through each door while it was open.
 """
 
 from __future__ import annotations
@@ -30,6 +32,26 @@ WHERE location IS NOT NULL
 GROUP BY zone_name, disposition
 ORDER BY zone_name, disposition
 """
+TRANSACTIONS = """
+SELECT t.id, t.type, t.direction, t.location, t.status, ifNull(c.items, 0) AS items
+FROM (SELECT id, type, direction, location, status, transaction_id FROM business_transactions FINAL) AS t
+LEFT JOIN (SELECT transaction_id, uniqExact(item_key) AS items FROM event_transactions GROUP BY transaction_id) AS c
+    ON c.transaction_id = t.transaction_id
+ORDER BY t.direction, t.location, t.id
+"""
+
+
+@dataclass(frozen=True)
+class TransactionLine:
+    """A shipment or receipt as the history tells it, and how many items the plan put through it."""
+
+    id: str
+    type: str
+    direction: str
+    location: str
+    status: str
+    items: int
+    planned_items: int | None  # None: not one the plan opened
 
 
 @dataclass(frozen=True)
@@ -43,6 +65,7 @@ class DemoSummary:
     where_expected: int
     mismatches: list[tuple[str, str, str]]  # item, expected, found
     zones: tuple[tuple[str, str, int], ...] = ()  # zone, disposition, items: items on site only
+    transactions: tuple[TransactionLine, ...] = ()  # shipments (outbound) and receipts (inbound)
 
 
 def summarize(client: Any, plan: DemoPlan, bucket_seconds: int) -> DemoSummary:
@@ -65,6 +88,9 @@ def summarize(client: Any, plan: DemoPlan, bucket_seconds: int) -> DemoSummary:
             "GROUP BY door, b, direction ORDER BY door, b"
         ).result_rows
     ]
+    planned = {t.id: len(t.items) for t in getattr(plan, "transactions", ())}
+    transactions = tuple(TransactionLine(str(i), str(k), str(d), str(loc), str(st), int(n), planned.get(str(i)))
+                         for i, k, d, loc, st, n in client.query(TRANSACTIONS).result_rows)
     mismatches = []
     for item in plan.items:
         expected = plan.expected_final_location(item)
@@ -82,4 +108,5 @@ def summarize(client: Any, plan: DemoPlan, bucket_seconds: int) -> DemoSummary:
         where_expected=len(plan.items) - len(mismatches),
         mismatches=mismatches,
         zones=tuple((str(a), str(b), int(c)) for a, b, c in zones),
+        transactions=transactions,
     )
