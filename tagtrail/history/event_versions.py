@@ -33,7 +33,8 @@ VERSION_COLUMNS = """event_id, event_type, event_time, recorded_at, retracted, i
        sscc, action, biz_step, disposition, read_point, to_location, from_location, movement_type, direction,
        anomaly, lot, expiry"""
 AT_LOCATION = "({location:String} = '' OR ifNull(to_location, from_location) = {location:String})"
-AFTER_KEY = """event_time >= {after_time:DateTime64(6, 'UTC')}  -- implied by the key; said so partitions and granules are skipped
+# `event_time >= after_time` is implied by the key comparison; said so partitions and granules are skipped.
+AFTER_KEY = """event_time >= {after_time:DateTime64(6, 'UTC')}
   AND (event_time, event_id, item_key) > ({after_time:DateTime64(6, 'UTC')}, {after_id:String}, {after_item:String})"""
 UP_TO_KEY = """event_time <= {last_time:DateTime64(6, 'UTC')}
   AND (event_time, event_id, item_key) <= ({last_time:DateTime64(6, 'UTC')}, {last_id:String}, {last_item:String})"""
@@ -105,7 +106,7 @@ GROUP BY item_key
 
 HELD_DEPARTED = NamedQuery(
     "held_departed",
-    "Which of the stored `departed` events E of items K the history still shows (movement_history hides an exit's second event).",
+    "Which of the stored `departed` events E of items K the history still shows (it hides an exit's second event).",
     """
 SELECT event_id
 FROM movement_history
@@ -127,7 +128,8 @@ def item_version_groups(client: Any, item_key: str) -> tuple[list[Group], str | 
 
 
 def version_groups_in_range(client: Any, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                            location: str | None = None, *, page_size: int = 10_000) -> Iterator[tuple[Group, str | None]]:
+                            location: str | None = None, *,
+                            page_size: int = 10_000) -> Iterator[tuple[Group, str | None]]:
     """The events in [since, until) (either end open when None), at `location` if given, each as its stored
     versions with its item's EPC URI, in (event_time, event_id) order. Holds one page of groups at a time."""
     bounds = {"since": _utc(since or EARLIEST), "until": _utc(until or LATEST), "location": location or ""}
@@ -145,7 +147,8 @@ def version_groups_in_range(client: Any, since: dt.datetime | None = None, until
             names, rows = run(client, PAGE_VERSIONS, **after, **last)
         groups = _without_hidden_exits(client, _grouped(names, rows))
         rows = []
-        known = dict(run(client, ITEM_EPC_URIS, item_keys=sorted({g[0]["item_key"] for g in groups}))[1]) if groups else {}
+        items = sorted({g[0]["item_key"] for g in groups})
+        known = dict(run(client, ITEM_EPC_URIS, item_keys=items)[1]) if items else {}
         for group in groups:
             yield group, known.get(group[0]["item_key"])
         after = {"after_time": last["last_time"], "after_id": last_id, "after_item": last_item}

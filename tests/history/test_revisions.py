@@ -69,8 +69,9 @@ def test_revised_stream_exports_the_clean_events_and_declares_each_one_it_supers
                     assert events[n + 1]["eventTime"] == event["eventTime"] and "errorDeclaration" not in events[n + 1]
             reasons[key] = [e["errorDeclaration"]["reason"] for e in events if "errorDeclaration" in e]
         # ev-4, the detour, ev-6 (item 1); the ghost pick, not ev-5 restored unchanged (2); ev-7 (3); the ghost item (5)
-        assert reasons == {item_key(1): ["incorrect_data", "did_not_occur", "incorrect_data"], item_key(2): ["did_not_occur"],
-                           item_key(3): ["incorrect_data"], item_key(4): [], item_key(5): ["did_not_occur"]}
+        assert reasons == {item_key(1): ["incorrect_data", "did_not_occur", "incorrect_data"],
+                           item_key(2): ["did_not_occur"], item_key(3): ["incorrect_data"], item_key(4): [],
+                           item_key(5): ["did_not_occur"]}
         ev4 = next(m for m in clean if m.event_id == "ev-4")
         assert exported[item_key(1)][1]["errorDeclaration"]["declarationTime"] == _time(
             dt.datetime.fromtimestamp(ev4.recorded_at / 1e6, dt.UTC))
