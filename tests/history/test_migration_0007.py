@@ -24,6 +24,9 @@ from tests.history.revisions import clean_day, revised_day
 from tests.history.scenario import HOUR, T0, item_key, mv
 from tests.services import REPO
 
+# An expiry some way ahead of today, so nothing here ever reads as an expired item.
+EXPIRY = (dt.datetime.now(dt.UTC) + dt.timedelta(days=730)).date()
+
 # movement_history's columns as 0005/0006 define them
 HISTORY_COLUMNS = ("event_id, item_key, scheme, epc_uri, gtin, serial, sscc, movement_type, from_location, to_location, "
                    "read_point, biz_step, disposition, direction, action, anomaly, source_event_ids, event_time, recorded_at, "
@@ -116,7 +119,7 @@ def test_after_the_upgrade_new_and_old_sinks_feed_movements_event_log_and_live_i
     migrate(clickhouse, bundled_migrations()[:7])
     lot = mv(30, 3, T0 + 5 * HOUR, "dock-door-2", "storage-a", step="storing", disp="sellable_not_accessible",
              rp="aisle-a-storage")
-    lot = msgspec.structs.replace(lot, lot="LOT-42", expiry=dt.date(2029, 1, 31))
+    lot = msgspec.structs.replace(lot, lot="LOT-42", expiry=EXPIRY)
     live = msgspec.structs.replace(mv(31, 7, T0 + 7 * HOUR, None, "dock-door-1", step="arriving", disp="unknown",
                                       rp="door-1-inner", direction="unknown"), provisional=True)
     store(clickhouse, [lot, live], first_offset=1_000)  # the sink of this release: movements_ingest_v3
@@ -125,7 +128,7 @@ def test_after_the_upgrade_new_and_old_sinks_feed_movements_event_log_and_live_i
     todays_sink_insert(clickhouse, [not_upgraded], first_offset=2_000)  # a sink not upgraded yet: v2
 
     assert clickhouse.query("SELECT event_id, lot, expiry FROM movement_history WHERE event_id IN ('ev-30', 'ev-32') "
-                            "ORDER BY event_id").result_rows == [("ev-30", "LOT-42", dt.date(2029, 1, 31)), ("ev-32", None, None)]
+                            "ORDER BY event_id").result_rows == [("ev-30", "LOT-42", EXPIRY), ("ev-32", None, None)]
     assert event_log_versions(clickhouse) == versions([*published, lot, not_upgraded])
     assert clickhouse.query("SELECT lot FROM event_log WHERE event_id = 'ev-30'").result_rows == [("LOT-42",)]
     live_row = clickhouse.query(f"SELECT location, provisional FROM live_items WHERE item_key = '{item_key(7)}'").result_rows

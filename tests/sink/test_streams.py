@@ -30,6 +30,9 @@ from tests.sink.helpers import (
     wait_until,
 )
 
+# An expiry some way ahead of today, so nothing here ever reads as an expired item.
+EXPIRY = (dt.datetime.now(dt.UTC) + dt.timedelta(days=730)).date()
+
 pytestmark = pytest.mark.kafka
 
 TRANSACTIONS_CODEC = Codec("BusinessTransaction")
@@ -52,7 +55,7 @@ def shipment(n: int, *, status: str = "open", recorded_us: int | None = None, **
 
 def lot_of(item: int, lot: str, *, source: str = "import", recorded_us: int) -> ItemMaster:
     return ItemMaster(event_id=f"import/0123456789abcdef/{item}-{recorded_us}", item_key=f"01/00614141123452/21/{item}",
-                      lot=lot, expiry=dt.date(2028, 6, 30), source=source, recorded_at=recorded_us)
+                      lot=lot, expiry=EXPIRY, source=source, recorded_at=recorded_us)
 
 
 def produce_transactions(kafka, transactions: list[BusinessTransaction]) -> None:
@@ -108,7 +111,7 @@ def test_transactions_and_lots_stored_once_refused_ones_dead_lettered_and_a_rest
          ["106141411234567897"], other.event_id)]
     assert physical_rows(clickhouse, "item_master") == 3
     assert clickhouse.query("SELECT item_key, lot, expiry, source FROM item_master FINAL ORDER BY item_key").result_rows == [
-        (imported.item_key, "LOT-B", dt.date(2028, 6, 30), "scan"), ("01/00614141123452/21/9", "LOT-9", dt.date(2028, 6, 30), "import")]
+        (imported.item_key, "LOT-B", EXPIRY, "scan"), ("01/00614141123452/21/9", "LOT-9", EXPIRY, "import")]
 
     letters = {bytes(letter.payload): letter for letter in read_dead_letters(kafka, expected=4)}
     assert len(letters) == 4

@@ -38,10 +38,10 @@ def test_a_batch_mixing_old_and_new_writers_is_stored_whole(clickhouse):
     before_provisional = Codec("Movement", writer=earlier_writer_schemas("Movement")[1])
     current = Codec("Movement")
     values = [previous.encode(movement(1)), before_provisional.encode(movement(2)),
-              current.encode(movement(3, lot="LOT-7", expiry=dt.date(2028, 2, 29)))]
+              current.encode(movement(3, lot="LOT-7", expiry=dt.date(2028, 2, 29)))]  # fixed-date: a leap day stored and read back; no clock compares it
     writer = EventWriter(clickhouse, wait=lambda s: True, backoff=lambda a: 0.0)
     batch = PartitionBatch("t.movements", 0, [Record(i, b"k", v) for i, v in enumerate(values)])
     assert writer.write(batch) == []
     assert clickhouse.query("SELECT event_id, lot, expiry FROM movement_history ORDER BY event_id").result_rows == [
-        ("ev-00000001", None, None), ("ev-00000002", None, None), ("ev-00000003", "LOT-7", dt.date(2028, 2, 29))]
+        ("ev-00000001", None, None), ("ev-00000002", None, None), ("ev-00000003", "LOT-7", dt.date(2028, 2, 29))]  # fixed-date: a leap day stored and read back; no clock compares it
     assert clickhouse.query("SELECT count() FROM event_log").result_rows == [(3,)]
