@@ -11,7 +11,7 @@ the site gives no GS1 id).
 
 Leaving the building is one event: the shipping ObjectEvent at the door's read point, with disposition
 in_transit and no bizLocation (CBV: after it the objects are at no business location of this site; the
-door they left by is `tagtrail:shippedVia`). The `departed` that histories stored before migration 0005
+door they left by is `tagtrail:shippedVia`, named as a place like bizLocation). The `departed` that histories stored before migration 0005
 carry after it is hidden by movement_history, whose rule event_versions.py asks, so no export holds a
 shipping and a departing event for one exit.
 
@@ -21,6 +21,12 @@ errorDeclaration (corrections.py); `write_epcis_json` streams them into a docume
 export of any size holds one page of events, never the list. A range export's header describes all the
 site's places that have a GS1 id, not only those its events use: the header is written before the first
 event is read, and a second pass over the range to find the used ones would cost a second full read.
+A shipment (shipment.py) is one more scope, `iter_shipment_events`, whose events are finished alike.
+
+What an event says about business transactions and parties (bizTransactionList, sourceList,
+destinationList) is epcis_transactions.py's, read a batch of event versions at a time from migration
+0008's event_transactions; where lot and expiry go (ILMD on commissioning, EPCInstance master data in
+the header otherwise) is epcis_lots.py's.
 """
 
 from __future__ import annotations
