@@ -72,7 +72,7 @@ def test_export_by_shipment_in_any_of_its_names_with_sender_and_receiver(clickho
     assert (doc["sender"], doc["receiver"]) == (SENDER, RECEIVER) and doc["instanceIdentifier"]
     # item 1's imported lot in the header; item 3 (shipped after the window) is not in this document
     assert instance_data(doc) == {"urn:epc:id:sgtin:0614141.012345.1": {MDA + "lotNumber": "L-1"}}
-    ranged = tagtrail("epcis", "--since", "2000-01-01T00:00:00Z", "--site", str(site))
+    ranged = tagtrail("epcis", "--since", "2000-01-01T00:00:00Z", "--site", str(site))  # fixed-date: a floor before any stored time
     assert ranged.returncode == 0, ranged.stderr
     assert instance_data(json.loads(ranged.stdout)) == {
         f"urn:epc:id:sgtin:0614141.012345.{n}": {MDA + "lotNumber": f"L-{n}"} for n in (1, 3)}
@@ -103,5 +103,5 @@ def test_an_unknown_shipment_or_half_a_header_exits_with_a_clear_message_writing
     bad = tagtrail("epcis", "--shipment", "DA-1001", "--site", str(site), "--sender", "0614141000006",
                    "--receiver", RECEIVER)
     assert bad.returncode == 2 and "sender '0614141000006'" in bad.stderr
-    both = tagtrail("epcis", "--shipment", "DA-1001", "--since", "2026-01-01T00:00:00Z", "--site", str(site))
+    both = tagtrail("epcis", "--shipment", "DA-1001", "--since", "2026-01-01T00:00:00Z", "--site", str(site))  # fixed-date: refused before it is read
     assert both.returncode == 2 and "not both" in both.stderr
