@@ -44,7 +44,7 @@ from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.epcis_transactions import attach_transactions, business_lists, groups_with_transactions
 from tagtrail.history.event_hash import event_hash
 from tagtrail.history.event_versions import item_version_groups, version_groups_in_range
-from tagtrail.history.queries import NamedQuery, lots_of_items
+from tagtrail.history.queries import lots_of_items
 from tagtrail.history.shipment import Shipment, version_groups_in_shipment
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -59,18 +59,6 @@ CBV_DISPOSITIONS = frozenset(
 )
 GS1_KEY_PREFIXES = ("01/", "00/", "8003/", "8004/", "414/")
 EXIT_STEPS = frozenset({"shipping", "departing"})  # the processor's rule for an item that left the site
-
-ITEM_EVENTS = NamedQuery(
-    "item_events",
-    "Item X's movements with everything an EPCIS ObjectEvent needs, oldest first.",
-    """
-SELECT event_id, event_time, recorded_at, epc_uri, action, biz_step, disposition, read_point,
-       to_location, from_location, movement_type, anomaly
-FROM movement_history
-WHERE item_key = {item_key:String}
-ORDER BY event_time, event_id
-""",
-)
 
 
 def export_epcis(client: Any, item_key: str, *, now: dt.datetime | None = None, site: SiteConfig | None = None,

@@ -122,9 +122,9 @@ Group = list[dict]  # the versions of one history event, oldest recorded_at firs
 def item_version_groups(client: Any, item_key: str) -> tuple[list[Group], str | None]:
     """Item X's events, each as its stored versions, in (event_time, event_id) order, and the item's EPC URI."""
     names, rows = run(client, ITEM_VERSIONS, item_key=item_key)
-    groups = _grouped(names, rows)
+    groups = grouped(names, rows)
     epc_uri = next((v["epc_uri"] for g in groups for v in g if v["epc_uri"]), None)  # ITEM_EPC_URIS' rule
-    return _without_hidden_exits(client, groups), epc_uri
+    return without_hidden_exits(client, groups), epc_uri
 
 
 def version_groups_in_range(client: Any, since: dt.datetime | None = None, until: dt.datetime | None = None,
@@ -145,7 +145,7 @@ def version_groups_in_range(client: Any, since: dt.datetime | None = None, until
             names, rows = run(client, PAGE_VERSIONS_AT, location=location, **after, **last)
         else:
             names, rows = run(client, PAGE_VERSIONS, **after, **last)
-        groups = _without_hidden_exits(client, _grouped(names, rows))
+        groups = without_hidden_exits(client, grouped(names, rows))
         rows = []
         items = sorted({g[0]["item_key"] for g in groups})
         known = dict(run(client, ITEM_EPC_URIS, item_keys=items)[1]) if items else {}
@@ -154,12 +154,12 @@ def version_groups_in_range(client: Any, since: dt.datetime | None = None, until
         after = {"after_time": last["last_time"], "after_id": last_id, "after_item": last_item}
 
 
-def _grouped(names: list[str], rows: list[tuple]) -> list[Group]:
+def grouped(names: list[str], rows: list[tuple]) -> list[Group]:
     versions = (dict(zip(names, row)) for row in rows)
     return [list(g) for _, g in groupby(versions, key=lambda v: (v["event_time"], v["event_id"], v["item_key"]))]
 
 
-def _without_hidden_exits(client: Any, groups: list[Group]) -> list[Group]:
+def without_hidden_exits(client: Any, groups: list[Group]) -> list[Group]:
     """Drops the groups that are a `departed` movement_history hides (0005's rule, asked of the view)."""
     departed = [g for g in groups if g[-1]["movement_type"] == "departed" and not g[-1]["retracted"]]
     if not departed:

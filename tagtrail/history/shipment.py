@@ -26,8 +26,8 @@ from tagtrail.history.event_versions import (
     UP_TO_KEY,
     VERSION_COLUMNS,
     Group,
-    _grouped,
-    _without_hidden_exits,
+    grouped,
+    without_hidden_exits,
 )
 from tagtrail.history.queries import EARLIEST, NamedQuery, _utc, run
 from tagtrail.identity import resolve_any
@@ -107,7 +107,7 @@ def version_groups_in_shipment(client: Any, shipment: Shipment, *,
         last_time, last_id, last_item = keys[-1]
         last = {"last_time": _utc(last_time), "last_id": last_id, "last_item": last_item}
         names, rows = run(client, SHIPMENT_PAGE_VERSIONS, **scope, **after, **last)
-        groups = _without_hidden_exits(client, _grouped(names, rows))
+        groups = without_hidden_exits(client, grouped(names, rows))
         known = dict(run(client, ITEM_EPC_URIS, item_keys=sorted({g[0]["item_key"] for g in groups}))[1]) if groups else {}
         for group in groups:
             yield group, known.get(group[0]["item_key"])
