@@ -39,7 +39,13 @@ from urllib.parse import quote
 
 from tagtrail.config import SiteConfig
 from tagtrail.history.corrections import declared, shown_events
-from tagtrail.history.epcis_lots import ilmd, instance_vocabulary, with_vocabulary
+from tagtrail.history.epcis_lots import (
+    StreamedVocabulary,
+    ilmd,
+    instance_vocabulary,
+    streamed_instance_vocabulary,
+    with_vocabulary,
+)
 from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.epcis_transactions import attach_transactions, business_lists, groups_with_transactions
 from tagtrail.history.event_hash import event_hash
@@ -113,6 +119,12 @@ def lot_master_data(lots: list[dict]) -> dict | None:
     return instance_vocabulary(lots, item_uri)
 
 
+def streamed_lot_master_data(lots: Iterable[dict]) -> StreamedVocabulary | None:
+    """lot_master_data for a range or shipment: `lots` come in element id order (queries.lots_in_range,
+    lots_in_transactions) and are written into the header as they are read, never held as a list."""
+    return streamed_instance_vocabulary(lots, item_uri)
+
+
 def _shown(versions: list[dict], item_key: str, epc_uri: str | None, places: EpcisPlaces) -> Iterator[dict]:
     """What one history event's versions show (corrections.py decides); the errorDeclaration is added after
     the eventID, which the canonical hash computes without it."""
@@ -155,15 +167,46 @@ def write_epcis_json(out: IO[str], header: dict | None, events: Iterable[dict], 
                      now: dt.datetime | None = None, parties: dict[str, str] | None = None) -> int:
     """Streams the EPCISDocument of `events` (finished, as iter_events yields them) to `out`, each event
     written as it comes, and returns how many. The text is exactly `json.dumps(document, indent=2)` of the
-    same document, so a streamed export reads like the one-item one did."""
+    same document, so a streamed export reads like the one-item one did. A StreamedVocabulary in the header
+    (epcis_lots.py: a range's EPCInstance lots) is written the same way, element by element, where it stands."""
+    streamed, header = _streamed_vocabulary(header)
     head = json.dumps(document_head(now=now, header=header, parties=parties), indent=2)
-    out.write(head[:-2] + ',\n  "epcisBody": {\n    "eventList": [')
+    if streamed is not None:
+        before, _, head = head.partition(json.dumps(STREAMED_MARK))
+        out.write(before)
+        line = before.rpartition("\n")[2]
+        _write_json_list(out, streamed.elements, len(line) - len(line.lstrip(" ")))
+    out.write(head[:-2] + ',\n  "epcisBody": {\n    "eventList": ')
+    count = _write_json_list(out, events, 4)
+    out.write("\n  }\n}\n")
+    return count
+
+
+STREAMED_MARK = "\x00streamed vocabularyElementList\x00"  # where the streamed elements go in the head's text
+
+
+def _streamed_vocabulary(header: dict | None) -> tuple[StreamedVocabulary | None, dict | None]:
+    """The header's streamed vocabulary (one at most), and the header with a mark in its place."""
+    vocabularies = ((header or {}).get("epcisMasterData") or {}).get("vocabularyList") or []
+    streamed = [v for v in vocabularies if isinstance(v, StreamedVocabulary)]
+    if not streamed:
+        return None, header
+    if len(streamed) > 1:
+        raise ValueError("epcisHeader: one streamed vocabulary at most")
+    marked = [{"type": v.type, "vocabularyElementList": STREAMED_MARK} if v is streamed[0] else v for v in vocabularies]
+    return streamed[0], {**header, "epcisMasterData": {**header["epcisMasterData"], "vocabularyList": marked}}
+
+
+def _write_json_list(out: IO[str], items: Iterable[dict], indent: int) -> int:
+    """Writes a JSON array as json.dumps(indent=2) lays it out `indent` spaces in, one member at a time;
+    returns how many."""
+    pad = "\n" + " " * (indent + 2)
+    out.write("[")
     count = 0
-    for event in events:
-        text = json.dumps(event, indent=2).replace("\n", "\n      ")
-        out.write(("," if count else "") + "\n      " + text)
+    for item in items:
+        out.write(("," if count else "") + pad + json.dumps(item, indent=2).replace("\n", pad))
         count += 1
-    out.write("\n    ]\n  }\n}\n" if count else "]\n  }\n}\n")
+    out.write("\n" + " " * indent + "]" if count else "]")
     return count
 
 

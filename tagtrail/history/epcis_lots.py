@@ -21,7 +21,9 @@ partner's EPCIS system reads the lot without knowing tagtrail.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 MDA = "urn:epcglobal:cbv:mda#"
@@ -42,8 +44,45 @@ def ilmd(row: dict) -> dict | None:
 
 def instance_vocabulary(lots: Iterable[dict], identifier: Any) -> dict | None:
     """The EPCInstance vocabulary for rows (item_key, epc_uri, lot, expiry); `identifier(item_key, epc_uri)`
-    names the item as its events do. None when no row has a lot or expiry."""
-    elements = []
+    names the item as its events do. None when no row has a lot or expiry. A list: for one item's export;
+    a range or shipment streams its vocabulary (streamed_instance_vocabulary)."""
+    elements = sorted(_elements(lots, identifier), key=lambda e: e["id"])
+    if not elements:
+        return None
+    return {"type": VTYPE_EPC_INSTANCE, "vocabularyElementList": elements}
+
+
+@dataclass
+class StreamedVocabulary:
+    """A vocabulary whose elements are written as they are read (a range's items may be millions), where
+    the header names it. The document writers (epcis.py's JSON, epcis_xml.py) pull `elements` once, in the
+    order given, and give the text a listed vocabulary of the same elements would have. Never empty."""
+
+    type: str
+    elements: Iterator[dict]
+    source: Iterator[dict] | None = None  # the rows the elements are made of (a query's stream)
+
+    def close(self) -> None:
+        """Ends the query behind the elements if the document was not written to the end."""
+        for pulled in (self.elements, self.source):
+            close = getattr(pulled, "close", None)
+            if close is not None:
+                close()
+
+
+def streamed_instance_vocabulary(lots: Iterable[dict], identifier: Any) -> StreamedVocabulary | None:
+    """instance_vocabulary's elements, for rows that come in element id order (queries.lots_in_range),
+    pulled as the writer needs them. The first is read now: None when there is none, as a listed
+    vocabulary would be left out. An element out of order is an error naming it, never a silent reorder."""
+    source = iter(lots)
+    elements = _in_id_order(_elements(source, identifier))
+    first = next(elements, None)
+    if first is None:
+        return None
+    return StreamedVocabulary(VTYPE_EPC_INSTANCE, itertools.chain([first], elements), source)
+
+
+def _elements(lots: Iterable[dict], identifier: Any) -> Iterator[dict]:
     for row in lots:
         if row["item_key"].startswith("01/") and "/21/" not in row["item_key"]:
             continue  # a class, not an instance
@@ -53,13 +92,23 @@ def instance_vocabulary(lots: Iterable[dict], identifier: Any) -> dict | None:
         if row.get("expiry"):
             attributes.append({"id": MDA + "itemExpirationDate", "attribute": _date(row["expiry"])})
         if attributes:
-            elements.append({"id": identifier(row["item_key"], row.get("epc_uri")), "attributes": attributes})
-    if not elements:
-        return None
-    return {"type": VTYPE_EPC_INSTANCE, "vocabularyElementList": sorted(elements, key=lambda e: e["id"])}
+            yield {"id": identifier(row["item_key"], row.get("epc_uri")), "attributes": attributes}
 
 
-def with_vocabulary(header: dict | None, vocabulary: dict | None) -> dict | None:
+def _in_id_order(elements: Iterator[dict]) -> Iterator[dict]:
+    """The elements, checked to come in the order sorted() by id would give (the query sorts by the same id
+    computed in SQL: queries.ELEMENT_ID)."""
+    previous: str | None = None
+    for element in elements:
+        if previous is not None and element["id"] < previous:
+            raise ValueError(f"EPCInstance vocabulary: element {element['id']!r} came after {previous!r}; the lot "
+                             "query's element_id order (tagtrail/history/queries.py ELEMENT_ID) disagrees with "
+                             "item_uri")
+        previous = element["id"]
+        yield element
+
+
+def with_vocabulary(header: dict | None, vocabulary: dict | StreamedVocabulary | None) -> dict | None:
     """The epcisHeader with one more vocabulary in its master data (a new header when there was none)."""
     if vocabulary is None:
         return header

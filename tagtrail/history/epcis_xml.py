@@ -71,6 +71,7 @@ from lxml import etree
 
 from tagtrail.history.document_header import DocumentHeader
 from tagtrail.history.epcis import CBV_BIZ_STEPS, CBV_DISPOSITIONS, TAGTRAIL_CONTEXT, _time
+from tagtrail.history.epcis_lots import StreamedVocabulary
 
 log = structlog.get_logger(__name__)
 
@@ -161,9 +162,7 @@ def write_epcis_xml(out: typing.TextIO, header: dict, events: collections.abc.It
         xf.write_declaration()
         with xf.element(f"{{{EPCIS_NS[version]}}}EPCISDocument", nsmap=nsmap,
                         schemaVersion=version, creationDate=created):
-            head = _header(version, header or {}, sbdh, created)
-            if head is not None:
-                xf.write(head)
+            _write_header(xf, version, header or {}, sbdh, created)
             with xf.element("EPCISBody"), xf.element("EventList"):
                 for event in events:
                     xf.write(writer.event(event, count))
@@ -182,54 +181,77 @@ class _TextSink:
         self.out.write(self.decoder.decode(data))
 
 
-def _header(version: str, header: dict, sbdh: DocumentHeader | None, created: str) -> etree._Element | None:
+def _write_header(xf: Any, version: str, header: dict, sbdh: DocumentHeader | None, created: str) -> None:
+    """The EPCISHeader, written as it is built: a StreamedVocabulary's elements (epcis_lots.py: a range's
+    EPCInstance lots) are pulled one at a time, any other vocabulary is written whole."""
     master = (header.get("epcisMasterData") or {}).get("vocabularyList")
     if version == "1.2" and not sbdh:
         if master:  # 1.2 has no other place for them, and an SBDH cannot be made up without its parties
             log.warning("epcis_xml.master_data_left_out", version=version,
-                        vocabularies=sorted({vocabulary.get("type", "?") for vocabulary in master}),
+                        vocabularies=sorted({vocabulary.type if isinstance(vocabulary, StreamedVocabulary)
+                                             else vocabulary.get("type", "?") for vocabulary in master}),
                         reason="EPCIS 1.2 carries master data only in an EPCISHeader, and a 1.2 EPCISHeader must "
                                "hold a standard business document header naming sender and receiver",
                         fix="give sbdh=document_header(sender, receiver) (tagtrail epcis --sender/--receiver)")
-        return None
+            for vocabulary in master:
+                if isinstance(vocabulary, StreamedVocabulary):
+                    vocabulary.close()  # not written: its query ends here, before the events read theirs
+        return
     if not master and not sbdh:
-        return None
-    head = etree.Element("EPCISHeader", nsmap={"sbdh": SBDH_NS} if sbdh else None)
-    if sbdh:
-        head.append(_sbdh(sbdh, created))
-    if master:
-        vocabularies = _sub(_sub(_sub(head, "extension"), "EPCISMasterData"), "VocabularyList")
-        for index, vocabulary in enumerate(master):
-            where = f"epcisHeader.epcisMasterData.vocabularyList[{index}]"
-            element = _sub(vocabularies, "Vocabulary", type=_required(vocabulary, "type", where))
-            members = vocabulary.get("vocabularyElementList") or []
-            if members:
-                listed = _sub(element, "VocabularyElementList")
-                for member in members:
-                    entry = _sub(listed, "VocabularyElement", id=_required(member, "id", where))
-                    for attribute in member.get("attributes") or []:
-                        _value(_sub(entry, "attribute", id=_required(attribute, "id", where)), attribute.get("attribute"))
-                    if member.get("children"):
-                        children = _sub(entry, "children")
-                        for child in member["children"]:
-                            _sub(children, "id").text = child
-    return head
+        return
+    with xf.element("EPCISHeader", nsmap={"sbdh": SBDH_NS} if sbdh else None):
+        if sbdh:
+            _write_sbdh(xf, sbdh, created)
+        if master:
+            with xf.element("extension"), xf.element("EPCISMasterData"), xf.element("VocabularyList"):
+                for index, vocabulary in enumerate(master):
+                    where = f"epcisHeader.epcisMasterData.vocabularyList[{index}]"
+                    if isinstance(vocabulary, StreamedVocabulary):
+                        with xf.element("Vocabulary", type=vocabulary.type), xf.element("VocabularyElementList"):
+                            for member in vocabulary.elements:
+                                xf.write(_vocabulary_element(None, member, where))
+                        continue
+                    element = etree.Element("Vocabulary", type=_required(vocabulary, "type", where))
+                    members = vocabulary.get("vocabularyElementList") or []
+                    if members:
+                        listed = _sub(element, "VocabularyElementList")
+                        for member in members:
+                            _vocabulary_element(listed, member, where)
+                    xf.write(element)
 
 
-def _sbdh(sbdh: DocumentHeader, created: str) -> etree._Element:
+def _vocabulary_element(parent: etree._Element | None, member: dict, where: str) -> etree._Element:
+    """One VocabularyElement (under `parent`, or on its own to be written as it comes)."""
+    entry = etree.Element("VocabularyElement", id=_required(member, "id", where)) if parent is None \
+        else _sub(parent, "VocabularyElement", id=_required(member, "id", where))
+    for attribute in member.get("attributes") or []:
+        _value(_sub(entry, "attribute", id=_required(attribute, "id", where)), attribute.get("attribute"))
+    if member.get("children"):
+        children = _sub(entry, "children")
+        for child in member["children"]:
+            _sub(children, "id").text = child
+    return entry
+
+
+def _write_sbdh(xf: Any, sbdh: DocumentHeader, created: str) -> None:
     """Standard EPCglobal, Type Events, TypeVersion 1.0 (the SBDH document type's version, not the EPCIS one:
-    the value the EPCIS standard's SBDH section gives and that EPCIS exchanges, DSCSA ones included, carry)."""
-    head = etree.Element(f"{{{SBDH_NS}}}StandardBusinessDocumentHeader")
-    _sub(head, f"{{{SBDH_NS}}}HeaderVersion").text = "1.0"
-    for role, party in (("Sender", sbdh.sender), ("Receiver", sbdh.receiver)):
-        element = _sub(head, f"{{{SBDH_NS}}}{role}")
-        _sub(element, f"{{{SBDH_NS}}}Identifier", Authority=party.authority).text = party.identifier
-    document = _sub(head, f"{{{SBDH_NS}}}DocumentIdentification")
-    for name, value in (("Standard", "EPCglobal"), ("TypeVersion", "1.0"),
-                        ("InstanceIdentifier", sbdh.instance_identifier),
-                        ("Type", "Events"), ("CreationDateAndTime", created)):
-        _sub(document, f"{{{SBDH_NS}}}{name}").text = value
-    return head
+    the value the EPCIS standard's SBDH section gives and that EPCIS exchanges, DSCSA ones included, carry).
+    Written element by element inside EPCISHeader, so each takes the `sbdh` prefix it declares."""
+
+    def leaf(name: str, text: str, **attributes: str) -> None:
+        with xf.element(f"{{{SBDH_NS}}}{name}", attributes):
+            xf.write(text)
+
+    with xf.element(f"{{{SBDH_NS}}}StandardBusinessDocumentHeader"):
+        leaf("HeaderVersion", "1.0")
+        for role, party in (("Sender", sbdh.sender), ("Receiver", sbdh.receiver)):
+            with xf.element(f"{{{SBDH_NS}}}{role}"):
+                leaf("Identifier", party.identifier, Authority=party.authority)
+        with xf.element(f"{{{SBDH_NS}}}DocumentIdentification"):
+            for name, value in (("Standard", "EPCglobal"), ("TypeVersion", "1.0"),
+                                ("InstanceIdentifier", sbdh.instance_identifier),
+                                ("Type", "Events"), ("CreationDateAndTime", created)):
+                leaf(name, value)
 
 
 class _EventWriter:

@@ -153,7 +153,13 @@ def export(args: argparse.Namespace) -> int:
     """`tagtrail epcis`: one item, a range or a shipment, streamed to stdout or --out. The first event is
     read before anything is written, so an unknown item or shipment or an empty range writes nothing and
     exits 1."""
-    from tagtrail.history.epcis import iter_events, iter_shipment_events, lot_master_data, site_master_data
+    from tagtrail.history.epcis import (
+        iter_events,
+        iter_shipment_events,
+        lot_master_data,
+        site_master_data,
+        streamed_lot_master_data,
+    )
     from tagtrail.history.epcis_lots import with_vocabulary
     from tagtrail.history.epcis_places import EpcisPlaces
     from tagtrail.history.queries import lots_in_range, lots_in_transactions, lots_of_items
@@ -184,6 +190,7 @@ def export(args: argparse.Namespace) -> int:
                               f"until {args.until.isoformat()}" if args.until else "") if part)
     places = EpcisPlaces.of(load_site_option(args), digital_link=args.digital_link)
     client = open_clickhouse(args)
+    lots = None
     try:
         if args.shipment is not None:
             shipment = find_shipment(client, args.shipment)
@@ -200,18 +207,21 @@ def export(args: argparse.Namespace) -> int:
         if "item_key" in scope:  # one item's events are few: the header describes just the places they use
             listed = [first, *events]
             header, stream = places.master_data(), iter(listed)
-            lots = lots_of_items(client, [scope["item_key"]])
-        else:
+            header = with_vocabulary(header, lot_master_data(lots_of_items(client, [scope["item_key"]])))
+        else:  # any number of items: their lots stream into the header from an ordered query (epcis_lots.py)
             header, stream = site_master_data(places), itertools.chain([first], events)
-            lots = (lots_in_transactions(client, shipment.transaction_ids, shipment.sscc_keys)
-                    if args.shipment is not None else lots_in_range(client, args.since, args.until, args.location))
-        header = with_vocabulary(header, lot_master_data(lots))  # lot/expiry: epcis_lots.py
+            lots = streamed_lot_master_data(
+                lots_in_transactions(client, shipment.transaction_ids, shipment.sscc_keys)
+                if args.shipment is not None else lots_in_range(client, args.since, args.until, args.location))
+            header = with_vocabulary(header, lots)
         count = write_document(args.out, args.format, header, with_progress(stream), sender)
     except UserError:
         raise
     except Exception as exc:
         raise no_history(exc, client, args) from exc
     finally:
+        if lots is not None:
+            lots.close()  # its query, if the document stopped before the header was written
         client.close()
     log.info("epcis_exported", events=count, out=str(args.out) if args.out else "stdout")
     return 0
