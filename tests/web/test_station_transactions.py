@@ -15,10 +15,7 @@ from tagtrail.kafka import KafkaConnection
 from tagtrail.wire import Codec
 from tests.scans.conftest import read_topic
 from tests.scans.test_transactions_api import CUSTOMER_DC, transaction_site
-from tests.web import conftest as web
 from tests.web.conftest import GS_SUBSTITUTE, StationService, sign_in
-
-browser, page = web.browser, web.page  # the browser tests' fixtures, used here too
 
 pytestmark = pytest.mark.kafka
 
