@@ -4,20 +4,31 @@ eventIDs the one-item export gives them; streamed (the document is written as th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import pytest
 import yaml
 from lxml import etree
 
-from tagtrail.history.epcis import export_epcis, iter_events, site_master_data, write_epcis_json
+from tagtrail.history.epcis import export_epcis, item_uri, iter_events, site_master_data, write_epcis_json
+from tagtrail.history.epcis_lots import instance_vocabulary
 from tagtrail.history.epcis_places import EpcisPlaces
-from tagtrail.history.event_versions import ITEM_EPC_URIS, PAGE_END, PAGE_VERSIONS
+from tagtrail.history.event_versions import (
+    ITEM_EPC_URIS,
+    ITEM_VERSIONS,
+    PAGE_END,
+    PAGE_VERSIONS,
+    version_groups_in_range,
+)
 from tagtrail.history.migrations import migrate
-from tagtrail.history.queries import ANY_TRANSACTIONS
+from tagtrail.history.queries import ANY_TRANSACTIONS, LATEST, LOTS_IN_RANGE, _utc, lots_in_range
 from tagtrail_cli.commands.items import with_progress
 from tests.history.conftest import store, store_for_cli
 from tests.history.scenario import GTIN, HOUR, T0, item_key, mv, warehouse_day
@@ -133,32 +144,55 @@ class Result:
     result_rows: list[tuple]
 
 
+def serial_key(n: int) -> str:
+    return f"01/{GTIN}/21/{n:07d}"  # zero-padded: key order, element id order and number order agree
+
+
 class ChunkedHistory:
     """A client whose event_log is `size` single-version events made up page by page, as ClickHouse would
-    serve them: it never holds more than the page asked for."""
+    serve them: it never holds more than the page asked for. Each item has a lot; the lots of a range come
+    as a list from `query` (what ClickHouse's whole answer is) or row by row from `query_rows_stream`."""
 
     COLUMNS: ClassVar[list[str]] = ["event_id", "event_time", "recorded_at", "retracted", "item_key", "epc_uri", "action", "biz_step",
                "disposition", "read_point", "to_location", "from_location", "movement_type", "anomaly"]
+    LOT_COLUMNS: ClassVar[list[str]] = ["item_key", "epc_uri", "lot", "expiry", "element_id"]
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.pages = 0
+        self.lots_streamed = 0
+
+    def lot_rows(self) -> Iterator[tuple]:
+        expiry = dt.date.fromtimestamp(T0 / 1e6) + dt.timedelta(days=730)
+        for n in range(self.size):
+            yield (serial_key(n), None, f"L{n // 1000}", expiry, item_uri(serial_key(n)))
+
+    @contextmanager
+    def query_rows_stream(self, sql: str, parameters: dict) -> Iterator[Any]:
+        assert sql == LOTS_IN_RANGE.sql
+        self.lots_streamed += 1
+        yield type("Stream", (), {"source": Result(self.LOT_COLUMNS, []), "__iter__": lambda _: self.lot_rows()})()
+
+    def close(self) -> None:
+        pass
 
     def query(self, sql: str, parameters: dict) -> Result:
         if sql == ITEM_EPC_URIS.sql:
             return Result(["item_key", "epc_uri"], [])
         if sql == ANY_TRANSACTIONS.sql:  # no shipment or receipt recorded: no context query per batch
             return Result(["any"], [(False,)])
+        if sql == LOTS_IN_RANGE.sql:
+            return Result(self.LOT_COLUMNS, list(self.lot_rows()))
         start = int(parameters["after_id"][3:]) + 1 if parameters["after_id"] else 0
         if sql == PAGE_END.sql:
             self.pages += 1
             ends = range(start, min(start + parameters["limit"], self.size))
-            return Result(["event_time", "event_id", "item_key"], [(at(T0 + n * 1000), f"ev-{n:07d}", f"01/{GTIN}/21/{n}") for n in ends])
+            return Result(["event_time", "event_id", "item_key"], [(at(T0 + n * 1000), f"ev-{n:07d}", serial_key(n)) for n in ends])
         assert sql == PAGE_VERSIONS.sql
         rows = []
         for n in range(start, int(parameters["last_id"][3:]) + 1):
             time = at(T0 + n * 1000)
-            rows.append((f"ev-{n:07d}", time, time, 0, f"01/{GTIN}/21/{n}", None, "OBSERVE", "storing",
+            rows.append((f"ev-{n:07d}", time, time, 0, serial_key(n), None, "OBSERVE", "storing",
                          "sellable_not_accessible", "aisle-a-storage", "storage-a", "dock-door-1", "moved", None))
         return Result(self.COLUMNS, rows)
 
@@ -187,6 +221,132 @@ def test_streamed_export_does_not_hold_the_events():
     assert written == len(held) == size and source.pages == size // page + 1
     # the list of finished events is what a non-streaming export would hold; the stream holds about a page
     assert streaming_peak * 20 < list_peak, (streaming_peak, list_peak)
+
+
+@pytest.mark.parametrize("form", ["json", "xml"])
+def test_range_export_streams_the_header_lots_as_it_streams_the_events(monkeypatch, tmp_path, form):
+    """`tagtrail epcis --since`: a range of many items holds neither its events nor its items' lots (the
+    EPCInstance vocabulary, written in the header before any event) as a list; the header says the same."""
+    from tagtrail.history import epcis
+    from tagtrail_cli.commands import items
+    from tagtrail_cli.main import main
+
+    size, page = 30_000, 250
+    sources = iter([ChunkedHistory(page), source := ChunkedHistory(size)])
+    monkeypatch.setattr(items, "open_clickhouse", lambda args: next(sources))
+    monkeypatch.setattr(items, "PROGRESS_EVERY", size)
+    monkeypatch.setattr(epcis, "iter_events", functools.partial(epcis.iter_events, page_size=page))
+    out = tmp_path / f"range.{form}"
+    assert main(["epcis", "--since", at(T0).isoformat(), "--format", form, "--out", str(out)]) == 0  # imports done
+    tracemalloc.start()
+    try:
+        assert main(["epcis", "--since", at(T0).isoformat(), "--format", form, "--out", str(out)]) == 0
+        _, streaming_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        held = list(iter_events(ChunkedHistory(size), since=at(T0), page_size=page))
+        _, list_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(held) == size and source.pages == size // page + 1
+    # the list of finished events is what a non-streaming export would hold; the stream holds about a page
+    assert streaming_peak * 20 < list_peak, (streaming_peak, list_peak)
+    listed = instance_vocabulary([dict(zip(ChunkedHistory.LOT_COLUMNS, row)) for row in source.lot_rows()], item_uri)
+    if form == "json":
+        (lots,) = json.loads(out.read_text())["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+        assert lots == listed
+    else:
+        (lots,) = etree.parse(str(out)).iter("Vocabulary")
+        assert lots.get("type") == listed["type"]
+        assert [e.get("id") for e in lots.iter("VocabularyElement")] == [e["id"] for e in listed["vocabularyElementList"]]
+        assert [a.text for a in lots.iter("attribute")] == [a["attribute"] for e in listed["vocabularyElementList"]
+                                                            for a in e["attributes"]]
+    assert len(listed["vocabularyElementList"]) == size and source.lots_streamed == 1
+
+
+LOT_KEYS = {  # item key -> EPC URI its events name (None: none): every form item_uri names
+    f"01/{GTIN}/21/7": "urn:epc:id:sgtin:0614141.012345.7",
+    f"01/{GTIN}/21/a b/c%2F~é": None,  # a serial with '/', '%', a space and a non-ASCII letter
+    f"01/{GTIN}/21/10": None,
+    "00/106141412345678908": None,
+    "8003/006141411234560ABC/1": None,
+    "8004/0614141Ä-x_y.z": None,
+    "414/0614141000012/254/dock/2": None,
+    "epc/3034257BF400B7800004CB2F": None,
+    "some reader's own key": None,
+    f"01/{GTIN}": None,  # a class: no instance element
+}
+
+
+def test_range_lots_stream_in_the_element_id_order_the_document_lists_them(clickhouse):
+    """The lot query sorts by the id item_uri gives (computed in SQL): both texts of the rule agree."""
+    migrate(clickhouse)
+    for n, (key, epc_uri) in enumerate(LOT_KEYS.items()):
+        clickhouse.command(
+            "INSERT INTO event_log (event_id, item_key, scheme, epc_uri, movement_type, biz_step, disposition, direction,"
+            " action, event_time, recorded_at, retracted, ingested_at) VALUES ({id:String}, {key:String}, 'sgtin',"
+            " {uri:Nullable(String)}, 'moved', 'storing', 'sellable_not_accessible', 'none', 'OBSERVE',"
+            " {t:DateTime64(6, 'UTC')}, {t:DateTime64(6, 'UTC')}, 0, {t:DateTime64(6, 'UTC')})",
+            parameters={"id": f"ev-{n}", "key": key, "uri": epc_uri, "t": at(T0 + n * 1000)})
+        clickhouse.command("INSERT INTO item_master (item_key, lot, expiry, source, recorded_at, event_id) VALUES "
+                           "({key:String}, {lot:String}, NULL, 'import', {t:DateTime64(6, 'UTC')}, {id:String})",
+                           parameters={"key": key, "lot": f"L{n}", "t": at(T0), "id": f"import/{n}"})
+    rows = list(lots_in_range(clickhouse, since=at(T0)))
+    expected = sorted(item_uri(key, uri) for key, uri in LOT_KEYS.items() if key != f"01/{GTIN}")
+    assert [row["element_id"] for row in rows] == expected
+    assert all(row["element_id"] == item_uri(row["item_key"], row["epc_uri"]) for row in rows)
+    assert clickhouse.query("SELECT 1").result_rows == [(1,)]  # the stream is closed once read
+
+
+class ReadCounter:
+    """The client, counting the rows each query read (the ClickHouse server's query summary; embedded chdb's
+    summary does not count the rows its reads skipped reliably, so there the plan is checked instead)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.server = type(client).__name__ == "HttpClient"
+        self.read: list[tuple[str, int]] = []
+
+    def query(self, sql: str, parameters: dict) -> Any:
+        result = self.client.query(sql, parameters=parameters, settings={"wait_end_of_query": 1} if self.server else None)
+        self.read.append((sql, int(result.summary["read_rows"])))
+        return result
+
+    def reads_from(self, sql: str, parameters: dict) -> list[str]:
+        """The tables or projections the plan of `sql` reads (EXPLAIN's ReadFromMergeTree steps)."""
+        plan = self.client.query("EXPLAIN " + sql, parameters=parameters).result_rows
+        return [line[0].partition("ReadFromMergeTree ")[2] for line in plan if "ReadFromMergeTree" in line[0]]
+
+
+def test_a_range_page_reads_about_a_page_and_an_item_reads_its_own_rows(clickhouse):
+    """Migration 0009: a page of a range export reads about one page of rows of event_log, wherever it
+    falls in its month (before it, each page re-read the month: an export grew quadratic), by the
+    projection ordered by time; the per-item history still reads by the primary key."""
+    migrate(clickhouse)
+    size, page = 100_000, 10_000  # one month, pages of many granules
+    clickhouse.command(
+        f"INSERT INTO event_log (event_id, item_key, scheme, movement_type, biz_step, disposition, direction, action,"
+        f" event_time, recorded_at, retracted, ingested_at) SELECT concat('ev-', leftPad(toString(number), 7, '0')),"
+        f" concat('01/{GTIN}/21/', toString(number % 997)), 'sgtin', 'moved', 'storing', 'sellable_not_accessible',"
+        f" 'none', 'OBSERVE', t, t, 0, t FROM (SELECT number, fromUnixTimestamp64Micro(toInt64({T0} + number * 1000000),"
+        f" 'UTC') AS t FROM numbers({size}))")
+    counted = ReadCounter(clickhouse)
+    events = sum(1 for _ in version_groups_in_range(counted, since=at(T0), page_size=page))
+    assert events == size
+    pages = [(sql, rows) for sql, rows in counted.read if sql in (PAGE_END.sql, PAGE_VERSIONS.sql)]
+    assert len(pages) == 2 * (size // page) + 1
+    if counted.server:
+        assert max(rows for _, rows in pages) <= 3 * page, pages  # a page and the blocks around it, not the month
+    middle = {"since": _utc(at(T0)), "until": _utc(LATEST), "location": "", "after_time": _utc(at(T0 + size // 2 * 10**6)),
+              "after_id": f"ev-{size // 2:07d}", "after_item": f"01/{GTIN}/21/{size // 2 % 997}", "limit": page}
+    assert counted.reads_from(PAGE_END.sql, middle) == ["(event_log_by_time)"]
+    last = {"last_time": middle["after_time"], "last_id": "ev-9999999", "last_item": ""}
+    assert counted.reads_from(PAGE_VERSIONS.sql, {**middle, **last}) == ["(event_log_by_time)"]
+    item = {"item_key": f"01/{GTIN}/21/5"}
+    assert counted.reads_from(ITEM_VERSIONS.sql, item) == [f"({clickhouse.database}.event_log)"]
+    counted.read.clear()
+    counted.query(ITEM_VERSIONS.sql, item)
+    if counted.server:
+        assert counted.read[0][1] <= size // 10  # its granules, found by the primary key
 
 
 class Terminal(io.StringIO):
