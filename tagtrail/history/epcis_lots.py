@@ -14,6 +14,10 @@
   be given, and corrected by a later import, without changing an eventID partners hold. Only serialized
   instances get one; a GTIN without serial (an epcClass in quantityList) is no instance.
 
+One item's export lists its element; a range's or shipment's may hold millions of items, so their elements
+stream (StreamedVocabulary) from a query ordered by the element id (tagtrail/history/queries.py ELEMENT_ID,
+item_uri in SQL), in the order a sorted list would have, and the writers put them in the header as they come.
+
 A documented `tagtrail:` extension was the other choice; the standard places were preferred, so a
 partner's EPCIS system reads the lot without knowing tagtrail.
 """

@@ -6,7 +6,9 @@ the event time, so every version of one event shares all three and a group is co
 (event_time, event_id, item_key) order, the export order. A range is read in keyset pages of groups:
 a first query finds the next `page_size` version rows after the last group of the page before (their
 groups are the page), a second reads every version of exactly those groups, so a page always holds
-whole groups, whatever their size, and costs the same wherever it falls.
+whole groups, whatever their size, and costs the same wherever it falls: both read event_log's projection
+ordered by that key (migration 0009), so a page reads about a page of rows, while the per-item query keeps
+the table's primary key (item first).
 
 A location filter keeps the events ever exported at LOC: groups with a version whose bizLocation is
 LOC, or whose exit left by door LOC (ifNull(to_location, from_location): a stored `departed` names it). A
