@@ -145,7 +145,7 @@ def test_the_plan_opens_each_doors_receipt_and_shipment_around_its_crossings_wit
     assert flow.plan(items=60, doors=2, minutes=1.0).items[0].expiry is None  # no date given, none made up
 
 
-def test_the_demo_site_file_names_its_trading_partners_sites_with_gls_master_data(tmp_path: Path) -> None:
+def test_the_demo_site_file_names_its_trading_partners_sites_with_gs1_master_data(tmp_path: Path) -> None:
     from tagtrail.config import parse_site
     from tagtrail.config.gs1_locations import gs1_locations
     from tagtrail_cli.demo.warehouse import TRADING_PARTNERS, DemoWarehouse, site_file_text
