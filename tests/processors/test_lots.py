@@ -64,19 +64,21 @@ def test_every_movement_carries_the_lot_and_expiry_known_at_its_time():
     assert got[rfid_only.item_key] == [("arrived", 0.0, "storage-b", "storing", None, None, None)]
 
 
-def test_a_scan_that_only_names_the_lot_is_kept_and_one_repeating_it_is_not():
-    """A count scan at the item's pick face changes nothing but teaches the lot: the history is where the
-    lot is kept, so it is an event. The same scan repeating the known lot is the no-op it looks like."""
+def test_a_scan_that_only_names_the_lot_is_no_event_and_the_next_movement_carries_it():
+    """A count scan at the item's pick face that changes nothing but teaches the expiry is no event: the
+    export would show the same event twice (the lot is master data, not part of the event). The item
+    knows it from then on, and its next movement carries it."""
     item = identity(62)
     s = Script().dwell(item, "pick-1", 0, 100, 1.0, reader="r3")
     s.scan(item, "count", 10, location="pick-face-1", lot="L1", n=0).scan(item, "count", 10.5, location="pick-face-1", n=1)
     s.scan(item, "count", 30, location="pick-face-1", lot="L1", expiry=EXPIRY, n=2)
     s.scan(item, "count", 40, location="pick-face-1", lot="L1", expiry=EXPIRY, n=3)
+    s.dwell(item, "pack-1", 200, 220, 0.5, reader="r4")
     got = _history(sentinels(3, 5000, s).events())[item.item_key]
     assert [(r[0], r[1], r[5], r[6]) for r in got] == [
         ("arrived", 0.0, None, None),
-        ("state_changed", 10.0, "L1", None),
-        ("state_changed", 30.0, "L1", EXPIRY),  # it learned the expiry
+        ("state_changed", 10.0, "L1", None),  # the count scan changes the step, and carries the lot it named
+        ("moved", 200.0, "L1", EXPIRY),  # the expiry learned at 30 s, with no event of its own
     ]
 
 
@@ -137,9 +139,10 @@ def test_state_written_before_lots_were_kept_restores_and_learns_a_lot():
     assert restored == old  # the missing fields take their defaults: no lot known
     after = PartitionTracker(rules)
     after.restore_item(item.item_key, restored)
-    out = _feed(after, Script().scan(item, "count", 150, location="pick-face-1", lot="L1", expiry=EXPIRY))
+    out = _feed(after, Script().scan(item, "count", 150, location="pick-face-1", lot="L1", expiry=EXPIRY)
+                .dwell(item, "pack-1", 200, 220, 0.5, reader="r4"))
     assert [(m.movement_type, m.lot, m.expiry) for m, retracted in out if not retracted] == [
-        ("state_changed", "L1", EXPIRY)]  # nothing published before is re-published
+        ("moved", "L1", EXPIRY)]  # nothing published before is re-published; the lot learned rides on the move
     # and the new layout round-trips with the lot in it
     state = after.items[item.item_key]
     again = decode_state(encode_log(state))

@@ -49,7 +49,7 @@ def test_a_restored_partition_still_deletes_the_hot_part_written_before_the_rest
 
 def test_a_changelog_written_before_lots_were_kept_restores_and_the_item_learns_its_lot(kafka: KafkaConnection):
     """An upgrade restores the records the previous build left (no lot fields in their arrays): the item
-    comes back as it was, nothing published is re-published, and its next scan with a lot is carried."""
+    comes back as it was, nothing published is re-published, and its next scan (a pick: a step of its own) carries the lot it names."""
     rules = Rules.from_site(site())
     before = PartitionTracker(rules)
     item = identity(72)
@@ -67,7 +67,7 @@ def test_a_changelog_written_before_lots_were_kept_restores_and_the_item_learns_
     restored = restore(kafka, rules, [1])[1]
     assert restored.items == {item.item_key: old}
     expiry = (dt.datetime.fromtimestamp(T0 // S, dt.UTC) + dt.timedelta(days=400)).date()
-    restored.add_scan(Script().scan(item, "count", 100, location="pick-face-1", lot="L1", expiry=expiry).scans[0], NOW)
+    restored.add_scan(Script().scan(item, "pick", 100, location="pick-face-1", lot="L1", expiry=expiry).scans[0], NOW)
     out = restored.advance(NOW)
     assert [(m.movement_type, m.lot, m.expiry, retracted) for m, retracted in out] == [
         ("state_changed", "L1", expiry, False)]

@@ -30,8 +30,10 @@ event id) that carries one, and likewise for expiry, so the same log gives the s
 the scans were uploaded in. Every transition carries the lot and expiry known at its event time (none
 before the first scan that names them). A later scan naming another lot never overwrites the known one:
 its movement carries the known lot and an anomaly `lot_mismatch: ...` naming both (`expiry_mismatch:`
-likewise). A scan that teaches the item its lot, or disagrees with it, is emitted even where it would
-otherwise change nothing: the history is where the lot and the disagreement are kept.
+likewise). A scan that disagrees with the known lot is emitted even where it would otherwise change
+nothing, so the disagreement stays in the history. One that only teaches the item its lot is not: the
+lot is the item's master data, not an event (an EPCIS export would show the same event twice), and
+every later movement carries it.
 
 A decision is made only once the watermark shows every fact it depends on (`Pending`), so
 in-order input never revises an emitted movement; only late input can.
@@ -146,13 +148,13 @@ class _Sweep:
 
     def emit(self, time: int, to_location: str | None, read_point: str | None, step: str, disposition: str,
              direction: str, anchor: str, sources: list[str], movement_type: str | None = None,
-             notes: tuple[str, ...] = (), informs: bool = False) -> None:
-        """`notes` are anomalies found before the graph check (lot and expiry mismatches); `informs`:
-        the event tells something new about the item (its lot), so it is emitted even without a move."""
+             notes: tuple[str, ...] = ()) -> None:
+        """`notes` are anomalies found before the graph check (lot and expiry mismatches): an event that
+        carries one is emitted even without a move, so the disagreement stays in the history."""
         before = self.location
         if movement_type is None:
             movement_type = _movement_type(before, to_location)
-            if movement_type == "state_changed" and not informs and not notes \
+            if movement_type == "state_changed" and not notes \
                     and self.changes_nothing(read_point, step, disposition):
                 return
         flag = None if movement_type == "missing" else anomaly(self.step, step)
@@ -323,9 +325,9 @@ def sweep(sightings: list[Sighting], scans: list[ScanFact], missing: list[int], 
             if location is None and sc.read_point and scan_locations:
                 location = scan_locations.get(sc.read_point)
             step, disposition = scan_step(sc.action, st.disposition)
-            learned, notes = st.learn(sc)
+            _, notes = st.learn(sc)
             st.emit(sc.time, location or st.location, sc.read_point, step, disposition, NONE,
-                    f"scan:{sc.event_id}", [sc.event_id], notes=notes, informs=learned)
+                    f"scan:{sc.event_id}", [sc.event_id], notes=notes)
         else:
             consumed.add(i)
             settled = max(settled, key)
