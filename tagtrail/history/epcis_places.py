@@ -74,6 +74,27 @@ class EpcisPlaces:
             return f"{DIGITAL_LINK}417/{gln}"
         return f"urn:epc:id:pgln:{gln[:prefix]}.{gln[prefix:12]}"
 
+    def own(self, uri: str) -> str:
+        """`uri` in the form this export names the site's own places and party, when it is one of them in
+        any form (a transaction records them as GS1 Digital Link whatever the export form), else as is: a
+        partner matches an event's source or destination against the readPoint, bizLocation and header
+        master data, so one document names one place one way."""
+        for location_id, sgln in self.locations.items():
+            if uri in (sgln.epc_uri(), sgln.digital_link()):
+                return self.location(location_id)
+        company = self.site.company
+        party = self.company_party()
+        if company is None or party is None:
+            return uri
+        gln = parse_gln(company.gln)
+        prefix = company_prefix_length(gln, company.company_prefix)
+        if uri in (f"{DIGITAL_LINK}417/{gln}", f"urn:epc:id:pgln:{gln[:prefix]}.{gln[prefix:12]}"):
+            return party
+        site = Sgln.of(gln, None, company.company_prefix)
+        if uri in (site.epc_uri(), site.digital_link()):
+            return site.digital_link() if self.digital_link else site.epc_uri()
+        return uri
+
     def time_zone_offset(self, event_time: dt.datetime) -> str:
         """The site's UTC offset at that instant (naive times are UTC, as ClickHouse returns them)."""
         if event_time.tzinfo is None:

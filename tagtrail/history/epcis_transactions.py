@@ -10,7 +10,9 @@ id, as recorded); its sources and destinations are listed as recorded (URIs), on
 (type, id). The site's own company is the other side where the transaction does not name one: an
 outbound shipment's source owning_party, an inbound receipt's destination owning_party, named by the
 company GLN of the site file (`urn:epc:id:pgln:...`, or `https://id.gs1.org/417/<gln>` with
---digital-link); without a company in the site file nothing is added.
+--digital-link); without a company in the site file nothing is added. The site's own places and party,
+recorded by the scan service as Digital Links, are named the way the rest of the export names them
+(EpcisPlaces.own), so a partner finds them in the header's master data.
 
 The lists take part in the event hash (a partner hashes what it receives): an event's eventID changes if
 a transaction it belongs to is opened, moved or edited later. Once a transaction is closed and its
@@ -86,7 +88,8 @@ def business_lists(transactions: list[dict], places: EpcisPlaces) -> dict[str, l
         for listed, key, parties in ((sources, "source", transaction["sources"]),
                                      (destinations, "destination", transaction["destinations"])):
             for party in parties:
-                _add(listed, key, *_type_and_id(party))
+                kind, value = _type_and_id(party)
+                _add(listed, key, kind, places.own(value))
         if company is not None and not any(e["type"] == OWNING_PARTY for e in own_side):
             _add(own_side, "source" if own_side is sources else "destination", OWNING_PARTY, company)
     lists = {"bizTransactionList": biz, "sourceList": sources, "destinationList": destinations}

@@ -10,6 +10,7 @@ import json
 
 import msgspec
 
+from tagtrail.events import PartyOrPlace
 from tagtrail.history.epcis import export_epcis, iter_events, iter_shipment_events, write_epcis_json
 from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.migrations import migrate
@@ -147,3 +148,25 @@ def test_each_version_carries_the_context_of_its_own_place_and_a_shipment_export
     found = find_shipment(clickhouse, "DA-1001")
     shown = list(iter_shipment_events(clickhouse, found, places=EpcisPlaces.of(example_site())))
     assert shown == [original, corrected]  # the event is in the shipment by a version: shown whole
+
+
+def test_the_sites_own_party_and_door_recorded_as_digital_links_are_named_as_the_export_names_them(clickhouse, epcis_schema):
+    """The scan service records this site's side of a shipment as Digital Links; an export in EPC URIs
+    names them as its readPoint, bizLocation and header do, so a partner finds them in the master data."""
+    migrate(clickhouse)
+    store(clickhouse, [crossing(1, 1, OPEN + 5, "dock-door-2", step="shipping")])
+    own = [PartyOrPlace(type="owning_party", id="https://id.gs1.org/417/0614141000005"),
+           PartyOrPlace(type="location", id="https://id.gs1.org/414/0614141000012/254/dock-2")]
+    store_transactions(clickhouse, [msgspec.structs.replace(shipment(OPEN, None), sources=own)])
+    for digital_link, party, door in ((False, COMPANY, SGLN + "dock-2"),
+                                      (True, own[0].id, own[1].id)):
+        doc = export_epcis(clickhouse, item_key(1), site=example_site(), digital_link=digital_link)
+        validate(doc, epcis_schema)
+        (event,) = doc["epcisBody"]["eventList"]
+        assert [event["eventID"]] == reference_hashes(doc)
+        assert event["sourceList"] == [{"type": "owning_party", "source": party}, {"type": "location", "source": door}]
+        assert event["destinationList"] == [{"type": "owning_party", "destination": CUSTOMER},
+                                            {"type": "location", "destination": CUSTOMER_DC}]
+        described = {e["id"] for v in doc["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+                     for e in v["vocabularyElementList"]}
+        assert door in described
