@@ -11,9 +11,10 @@ from tagtrail_cli.site_option import add_site_option, load_site_option
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sink",
-        help="write movements into ClickHouse",
-        description="Consume committed movements and insert them into ClickHouse exactly once, "
-        "committing offsets only after ClickHouse acknowledged each batch.",
+        help="write movements, business transactions and item master data into ClickHouse",
+        description="Consume committed movements, business transactions (shipments, receipts) and item "
+        "master data (lots) and insert them into ClickHouse exactly once, committing offsets only after "
+        "ClickHouse acknowledged each batch.",
     )
     add_site_option(p)
     p.set_defaults(handler=handle)
