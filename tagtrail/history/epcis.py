@@ -21,9 +21,9 @@ errorDeclaration (corrections.py); `write_epcis_json` streams them into a docume
 export of any size holds one page of events, never the list. A range export's header describes all the
 site's places that have a GS1 id, not only those its events use: the header is written before the first
 event is read, and a second pass over the range to find the used ones would cost a second full read.
-Its EPCInstance lots (one element per item of the range) are streamed the same way: read from one query
-ordered by element id and written into the header as they come (epcis_lots.StreamedVocabulary), in the
-text json.dumps would give the listed vocabulary.
+Its EPCInstance lots (one element per item of the range) are streamed the same way: read a page of items
+at a time in item_key order and written into the header as they come (epcis_lots.StreamedVocabulary), in
+the text json.dumps would give the listed vocabulary.
 A shipment (shipment.py) is one more scope, `iter_shipment_events`, whose events are finished alike.
 
 What an event says about business transactions and parties (bizTransactionList, sourceList,
@@ -123,7 +123,7 @@ def lot_master_data(lots: list[dict]) -> dict | None:
 
 
 def streamed_lot_master_data(lots: Iterable[dict]) -> StreamedVocabulary | None:
-    """lot_master_data for a range or shipment: `lots` come in element id order (queries.lots_in_range,
+    """lot_master_data for a range or shipment: `lots` come in item_key order (queries.lots_in_range,
     lots_in_transactions) and are written into the header as they are read, never held as a list."""
     return streamed_instance_vocabulary(lots, item_uri)
 

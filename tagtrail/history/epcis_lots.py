@@ -15,8 +15,10 @@
   instances get one; a GTIN without serial (an epcClass in quantityList) is no instance.
 
 One item's export lists its element; a range's or shipment's may hold millions of items, so their elements
-stream (StreamedVocabulary) from a query ordered by the element id (tagtrail/history/queries.py ELEMENT_ID,
-item_uri in SQL), in the order a sorted list would have, and the writers put them in the header as they come.
+stream (StreamedVocabulary) from pages of items in item_key order (tagtrail/history/queries.py
+lots_in_range), and the writers put them in the header as they come: in item_key order, not sorted by id
+(the order of a vocabulary's elements carries no meaning in EPCIS; item_key order is the one the engine
+can page through without holding the range's items).
 
 A documented `tagtrail:` extension was the other choice; the standard places were preferred, so a
 partner's EPCIS system reads the lot without knowing tagtrail.
@@ -75,11 +77,12 @@ class StreamedVocabulary:
 
 
 def streamed_instance_vocabulary(lots: Iterable[dict], identifier: Any) -> StreamedVocabulary | None:
-    """instance_vocabulary's elements, for rows that come in element id order (queries.lots_in_range),
-    pulled as the writer needs them. The first is read now: None when there is none, as a listed
-    vocabulary would be left out. An element out of order is an error naming it, never a silent reorder."""
+    """instance_vocabulary's elements, for rows that come in item_key order (queries.lots_in_range), pulled
+    as the writer needs them. The first is read now: None when there is none, as a listed vocabulary would
+    be left out. A row out of order (or repeated) is an error naming it: pages that overlap or skip would
+    list an item twice or miss one."""
     source = iter(lots)
-    elements = _in_id_order(_elements(source, identifier))
+    elements = _elements(_in_key_order(source), identifier)
     first = next(elements, None)
     if first is None:
         return None
@@ -99,17 +102,15 @@ def _elements(lots: Iterable[dict], identifier: Any) -> Iterator[dict]:
             yield {"id": identifier(row["item_key"], row.get("epc_uri")), "attributes": attributes}
 
 
-def _in_id_order(elements: Iterator[dict]) -> Iterator[dict]:
-    """The elements, checked to come in the order sorted() by id would give (the query sorts by the same id
-    computed in SQL: queries.ELEMENT_ID)."""
+def _in_key_order(rows: Iterator[dict]) -> Iterator[dict]:
+    """The rows, checked to come in strictly increasing item_key (the order the lot pages are read in)."""
     previous: str | None = None
-    for element in elements:
-        if previous is not None and element["id"] < previous:
-            raise ValueError(f"EPCInstance vocabulary: element {element['id']!r} came after {previous!r}; the lot "
-                             "query's element_id order (tagtrail/history/queries.py ELEMENT_ID) disagrees with "
-                             "item_uri")
-        previous = element["id"]
-        yield element
+    for row in rows:
+        if previous is not None and row["item_key"] <= previous:
+            raise ValueError(f"EPCInstance vocabulary: item {row['item_key']!r} came after {previous!r}; the lot "
+                             "pages (tagtrail/history/queries.py lots_in_range) must come in item_key order")
+        previous = row["item_key"]
+        yield row
 
 
 def with_vocabulary(header: dict | None, vocabulary: dict | StreamedVocabulary | None) -> dict | None:

@@ -289,11 +289,14 @@ WHERE item_key = {item_key:String}
 # An export's EPCInstance master data: the known lot/expiry of the items of its scope (a subquery, so a
 # range of many items never travels as a parameter), with the EPC URI their events name (the first any
 # stored version names, as tagtrail/history/event_versions.py names it). Rows only for the serialized items
-# with a lot or expiry (the ones that get an element), ordered by `element_id`, the id the export gives the
-# item (ELEMENT_ID), so a range's vocabulary streams out in the order the document lists it.
+# with a lot or expiry (the ones that get an element), in item_key order.
+# A range or shipment may hold millions of items; the engine groups item_lots and the first EPC URI over
+# every item it is asked for (embedded chdb does it in the exporting process), so they are asked for one
+# page of items at a time: LOTS_PAGE_END names the page's last item key (the range's items read in
+# item_key order from event_log's primary key, stopping after `limit`), the page query answers for the
+# items in (after_key, last_key]. Memory follows the page, not the range.
 LOTS_OF = """
-SELECT lots.item_key AS item_key, uris.first_epc_uri AS epc_uri, lots.lot AS lot, lots.expiry AS expiry,
-       """ + "{element_id}" + """ AS element_id
+SELECT lots.item_key AS item_key, uris.first_epc_uri AS epc_uri, lots.lot AS lot, lots.expiry AS expiry
 FROM (SELECT item_key, lot, expiry FROM item_lots WHERE item_key IN ({items})) AS lots
 LEFT JOIN
 (
@@ -304,33 +307,24 @@ LEFT JOIN
 ) AS uris ON uris.item_key = lots.item_key
 WHERE NOT (startsWith(lots.item_key, '01/') AND position(lots.item_key, '/21/') = 0)
   AND (ifNull(lots.lot, '') != '' OR lots.expiry IS NOT NULL)
-ORDER BY element_id, item_key
+ORDER BY item_key
 """
-# tagtrail.history.epcis.item_uri in SQL: the EPC URI, else GS1 Digital Link of the key's AI/value pairs
-# (each value percent-encoded as Python's quote(safe='') does: encodeURLComponent keeps the same unreserved
-# characters, and the first one or three '/' of the key separate pairs: the first n of its '%2F' become '/'
-# again, a value's own '/' stays encoded), else a raw EPC, else a urn:tagtrail:item: name. Two texts of one
-# rule; epcis_lots.py refuses a stream whose ids come out of order, and tests compare them.
-ELEMENT_ID = """multiIf(
-    ifNull(uris.first_epc_uri, '') != '', assumeNotNull(uris.first_epc_uri),
-    startsWith(lots.item_key, '01/') OR startsWith(lots.item_key, '414/'),
-    concat('https://id.gs1.org/',
-           replaceOne(replaceOne(replaceOne(encodeURLComponent(lots.item_key), '%2F', '/'), '%2F', '/'), '%2F', '/')),
-    startsWith(lots.item_key, '00/') OR startsWith(lots.item_key, '8003/') OR startsWith(lots.item_key, '8004/'),
-    concat('https://id.gs1.org/', replaceOne(encodeURLComponent(lots.item_key), '%2F', '/')),
-    startsWith(lots.item_key, 'epc/'),
-    concat('urn:epc:raw:', toString((lengthUTF8(lots.item_key) - 4) * 4), '.x', substring(lots.item_key, 5)),
-    concat('urn:tagtrail:item:', encodeURLComponent(lots.item_key)))"""
-LOTS_OF = LOTS_OF.replace("{element_id}", ELEMENT_ID)
 ITEMS_IN_RANGE = """
 SELECT DISTINCT item_key
 FROM event_log
 WHERE event_time >= {since:DateTime64(6, 'UTC')} AND event_time < {until:DateTime64(6, 'UTC')}
   AND ({location:String} = '' OR ifNull(to_location, from_location) = {location:String})"""
 ITEMS_IN_TRANSACTIONS = """
-SELECT item_key FROM event_transactions WHERE transaction_id IN {transaction_ids:Array(String)}
-UNION DISTINCT
-SELECT arrayJoin({item_keys:Array(String)}) AS item_key"""
+SELECT item_key FROM (
+    SELECT item_key FROM event_transactions WHERE transaction_id IN {transaction_ids:Array(String)}
+    UNION DISTINCT
+    SELECT arrayJoin({item_keys:Array(String)}) AS item_key
+)
+WHERE 1"""
+PAGE_OF_ITEMS = " AND item_key > {after_key:String} AND item_key <= {last_key:String}"
+PAGE_END = """
+SELECT max(item_key) AS last_key, count() AS items
+FROM ({items} AND item_key > {after_key:String} ORDER BY item_key LIMIT {limit:UInt32})"""
 
 ITEM_LOTS_OF = NamedQuery(
     "item_lots_of",
@@ -340,14 +334,28 @@ ITEM_LOTS_OF = NamedQuery(
 
 LOTS_IN_RANGE = NamedQuery(
     "lots_in_range",
-    "Known lot and expiry of the items with stored event versions in [since, until) (at location L: '' = anywhere).",
-    LOTS_OF.replace("{items}", ITEMS_IN_RANGE),
+    "Known lot and expiry of the items with stored event versions in [since, until) (at location L: '' = anywhere),"
+    " for the page of those items after key A up to key Z.",
+    LOTS_OF.replace("{items}", ITEMS_IN_RANGE + PAGE_OF_ITEMS),
+)
+
+LOTS_PAGE_END_IN_RANGE = NamedQuery(
+    "lots_page_end_in_range",
+    "The last item key of the next N items after key A with stored event versions in [since, until) (at location L).",
+    PAGE_END.replace("{items}", ITEMS_IN_RANGE),
 )
 
 LOTS_IN_TRANSACTIONS = NamedQuery(
     "lots_in_transactions",
-    "Known lot and expiry of the items with events in transactions T, and of items K (a shipment's SSCCs).",
-    LOTS_OF.replace("{items}", ITEMS_IN_TRANSACTIONS),
+    "Known lot and expiry of the items with events in transactions T, and of items K (a shipment's SSCCs),"
+    " for the page of those items after key A up to key Z.",
+    LOTS_OF.replace("{items}", ITEMS_IN_TRANSACTIONS + PAGE_OF_ITEMS),
+)
+
+LOTS_PAGE_END_IN_TRANSACTIONS = NamedQuery(
+    "lots_page_end_in_transactions",
+    "The last item key of the next N items after key A with events in transactions T, or among items K.",
+    PAGE_END.replace("{items}", ITEMS_IN_TRANSACTIONS),
 )
 
 # A shipment named the way a user has it: the transaction id, the bizTransaction id or just its document
@@ -364,13 +372,16 @@ ORDER BY opened_at, transaction_id
 """,
 )
 
+# Items per page of a range's or shipment's lots (lots_in_range).
+LOT_PAGE_ITEMS = 10_000
+
 # Far outside any stored time, inside DateTime64's range: an open end of a range.
 EARLIEST = dt.datetime(1970, 1, 1)
 LATEST = dt.datetime(2299, 12, 31)
 
 ALL = (WHERE_IS, WHERE_LIVE, HISTORY, INVENTORY, INVENTORY_BY_ZONE, INVENTORY_ITEMS, INVENTORY_AS_OF, NOT_SEEN, DWELL, DOCK_DOOR_MOVES, LOCATION_FLOW, ANOMALIES,
        EVENT_TRANSACTIONS, ANY_TRANSACTIONS, ITEM_LOT, ITEM_LOTS_OF, LOTS_IN_RANGE, FIND_TRANSACTIONS,
-       LOTS_IN_TRANSACTIONS)
+       LOTS_IN_TRANSACTIONS, LOTS_PAGE_END_IN_RANGE, LOTS_PAGE_END_IN_TRANSACTIONS)
 BY_NAME = {q.name: q for q in ALL}
 
 
@@ -440,16 +451,32 @@ def lots_of_items(client: Any, item_keys: list[str]) -> list[dict]:
 
 
 def lots_in_range(client: Any, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                  location: str | None = None) -> Iterator[dict]:
-    """As lots_of_items, for the items a range export holds, streamed in element_id order (any number of
-    items: never a list); consume or close it before the client runs another query."""
-    return stream_dicts(client, LOTS_IN_RANGE, since=_utc(since or EARLIEST), until=_utc(until or LATEST),
-                        location=location or "")
+                  location: str | None = None, page_items: int | None = None) -> Iterator[dict]:
+    """As lots_of_items, for the items a range export holds, in item_key order, read `page_items` items at a
+    time (default LOT_PAGE_ITEMS) as the rows are pulled (any number of items: never a list, and the engine's
+    memory follows the page)."""
+    return _lot_pages(client, LOTS_PAGE_END_IN_RANGE, LOTS_IN_RANGE, page_items, since=_utc(since or EARLIEST),
+                      until=_utc(until or LATEST), location=location or "")
 
 
-def lots_in_transactions(client: Any, transaction_ids: list[str], item_keys: list[str]) -> Iterator[dict]:
+def lots_in_transactions(client: Any, transaction_ids: list[str], item_keys: list[str],
+                         page_items: int | None = None) -> Iterator[dict]:
     """As lots_in_range, for the items a shipment export holds (its events' items and its SSCCs)."""
-    return stream_dicts(client, LOTS_IN_TRANSACTIONS, transaction_ids=transaction_ids, item_keys=item_keys)
+    return _lot_pages(client, LOTS_PAGE_END_IN_TRANSACTIONS, LOTS_IN_TRANSACTIONS, page_items,
+                      transaction_ids=transaction_ids, item_keys=item_keys)
+
+
+def _lot_pages(client: Any, page_end: NamedQuery, page: NamedQuery, page_items: int, **parameters: Any) -> Iterator[dict]:
+    """The lot rows of a scope's items, page by page in item_key order: each page is the next `page_items`
+    items after the last page's last key (their lots may be fewer rows: an item without one has none)."""
+    after = ""
+    while True:
+        _, ends = run(client, page_end, after_key=after, limit=page_items or LOT_PAGE_ITEMS, **parameters)
+        last_key, items = ends[0]
+        if not items:
+            return
+        yield from _dicts(run(client, page, after_key=after, last_key=last_key, **parameters))
+        after = last_key
 
 
 def stream_dicts(client: Any, query: NamedQuery, **parameters: Any) -> Iterator[dict]:

@@ -9,7 +9,6 @@ import io
 import json
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,7 +16,14 @@ import pytest
 import yaml
 from lxml import etree
 
-from tagtrail.history.epcis import export_epcis, item_uri, iter_events, site_master_data, write_epcis_json
+from tagtrail.history.epcis import (
+    export_epcis,
+    item_uri,
+    iter_events,
+    site_master_data,
+    streamed_lot_master_data,
+    write_epcis_json,
+)
 from tagtrail.history.epcis_lots import instance_vocabulary
 from tagtrail.history.epcis_places import EpcisPlaces
 from tagtrail.history.event_versions import (
@@ -28,7 +34,14 @@ from tagtrail.history.event_versions import (
     version_groups_in_range,
 )
 from tagtrail.history.migrations import migrate
-from tagtrail.history.queries import ANY_TRANSACTIONS, LATEST, LOTS_IN_RANGE, _utc, lots_in_range
+from tagtrail.history.queries import (
+    ANY_TRANSACTIONS,
+    LATEST,
+    LOTS_IN_RANGE,
+    LOTS_PAGE_END_IN_RANGE,
+    _utc,
+    lots_in_range,
+)
 from tagtrail_cli.commands.items import with_progress
 from tests.history.conftest import store, store_for_cli
 from tests.history.scenario import GTIN, HOUR, T0, item_key, mv, warehouse_day
@@ -151,27 +164,26 @@ def serial_key(n: int) -> str:
 class ChunkedHistory:
     """A client whose event_log is `size` single-version events made up page by page, as ClickHouse would
     serve them: it never holds more than the page asked for. Each item has a lot; the lots of a range come
-    as a list from `query` (what ClickHouse's whole answer is) or row by row from `query_rows_stream`."""
+    a page of items at a time (queries.lots_in_range), as ClickHouse answers those queries."""
 
     COLUMNS: ClassVar[list[str]] = ["event_id", "event_time", "recorded_at", "retracted", "item_key", "epc_uri", "action", "biz_step",
                "disposition", "read_point", "to_location", "from_location", "movement_type", "anomaly"]
-    LOT_COLUMNS: ClassVar[list[str]] = ["item_key", "epc_uri", "lot", "expiry", "element_id"]
+    LOT_COLUMNS: ClassVar[list[str]] = ["item_key", "epc_uri", "lot", "expiry"]
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.pages = 0
-        self.lots_streamed = 0
+        self.lot_pages = 0
 
-    def lot_rows(self) -> Iterator[tuple]:
+    def lot_rows(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
         expiry = dt.date.fromtimestamp(T0 / 1e6) + dt.timedelta(days=730)
-        for n in range(self.size):
-            yield (serial_key(n), None, f"L{n // 1000}", expiry, item_uri(serial_key(n)))
+        for n in range(start, self.size if end is None else end):
+            yield (serial_key(n), None, f"L{n // 1000}", expiry)
 
-    @contextmanager
-    def query_rows_stream(self, sql: str, parameters: dict) -> Iterator[Any]:
-        assert sql == LOTS_IN_RANGE.sql
-        self.lots_streamed += 1
-        yield type("Stream", (), {"source": Result(self.LOT_COLUMNS, []), "__iter__": lambda _: self.lot_rows()})()
+    @staticmethod
+    def after(key: str) -> int:
+        """The number of the first item after `key` ('' is before all)."""
+        return int(key.rsplit("/", 1)[1]) + 1 if key else 0
 
     def close(self) -> None:
         pass
@@ -181,8 +193,14 @@ class ChunkedHistory:
             return Result(["item_key", "epc_uri"], [])
         if sql == ANY_TRANSACTIONS.sql:  # no shipment or receipt recorded: no context query per batch
             return Result(["any"], [(False,)])
+        if sql == LOTS_PAGE_END_IN_RANGE.sql:
+            start = self.after(parameters["after_key"])
+            ends = range(start, min(start + parameters["limit"], self.size))
+            return Result(["last_key", "items"], [(serial_key(ends[-1]) if ends else "", len(ends))])
         if sql == LOTS_IN_RANGE.sql:
-            return Result(self.LOT_COLUMNS, list(self.lot_rows()))
+            self.lot_pages += 1
+            end = self.after(parameters["last_key"])
+            return Result(self.LOT_COLUMNS, list(self.lot_rows(self.after(parameters["after_key"]), end)))
         start = int(parameters["after_id"][3:]) + 1 if parameters["after_id"] else 0
         if sql == PAGE_END.sql:
             self.pages += 1
@@ -227,7 +245,7 @@ def test_streamed_export_does_not_hold_the_events():
 def test_range_export_streams_the_header_lots_as_it_streams_the_events(monkeypatch, tmp_path, form):
     """`tagtrail epcis --since`: a range of many items holds neither its events nor its items' lots (the
     EPCInstance vocabulary, written in the header before any event) as a list; the header says the same."""
-    from tagtrail.history import epcis
+    from tagtrail.history import epcis, queries
     from tagtrail_cli.commands import items
     from tagtrail_cli.main import main
 
@@ -236,6 +254,7 @@ def test_range_export_streams_the_header_lots_as_it_streams_the_events(monkeypat
     monkeypatch.setattr(items, "open_clickhouse", lambda args: next(sources))
     monkeypatch.setattr(items, "PROGRESS_EVERY", size)
     monkeypatch.setattr(epcis, "iter_events", functools.partial(epcis.iter_events, page_size=page))
+    monkeypatch.setattr(queries, "LOT_PAGE_ITEMS", page)
     out = tmp_path / f"range.{form}"
     assert main(["epcis", "--since", at(T0).isoformat(), "--format", form, "--out", str(out)]) == 0  # imports done
     tracemalloc.start()
@@ -260,7 +279,7 @@ def test_range_export_streams_the_header_lots_as_it_streams_the_events(monkeypat
         assert [e.get("id") for e in lots.iter("VocabularyElement")] == [e["id"] for e in listed["vocabularyElementList"]]
         assert [a.text for a in lots.iter("attribute")] == [a["attribute"] for e in listed["vocabularyElementList"]
                                                             for a in e["attributes"]]
-    assert len(listed["vocabularyElementList"]) == size and source.lots_streamed == 1
+    assert len(listed["vocabularyElementList"]) == size and source.lot_pages == size // page
 
 
 LOT_KEYS = {  # item key -> EPC URI its events name (None: none): every form item_uri names
@@ -277,8 +296,21 @@ LOT_KEYS = {  # item key -> EPC URI its events name (None: none): every form ite
 }
 
 
-def test_range_lots_stream_in_the_element_id_order_the_document_lists_them(clickhouse):
-    """The lot query sorts by the id item_uri gives (computed in SQL): both texts of the rule agree."""
+class QueryCounter:
+    """The client, counting the queries run by name of the NamedQuery whose text they are."""
+
+    def __init__(self, client: Any, *queries: Any) -> None:
+        self.client, self.names, self.ran = client, {q.sql: q.name for q in queries}, []
+
+    def query(self, sql: str, parameters: dict) -> Any:
+        self.ran.append(self.names.get(sql))
+        return self.client.query(sql, parameters=parameters)
+
+
+def test_range_lots_come_a_page_of_items_at_a_time_in_item_key_order(clickhouse):
+    """The engine groups the lots of the items it is asked for (embedded chdb in the exporting process), so a
+    range's lots are asked for a page of items at a time, in item_key order; every item comes once, whatever
+    the page size, named as its events name it."""
     migrate(clickhouse)
     for n, (key, epc_uri) in enumerate(LOT_KEYS.items()):
         clickhouse.command(
@@ -290,11 +322,15 @@ def test_range_lots_stream_in_the_element_id_order_the_document_lists_them(click
         clickhouse.command("INSERT INTO item_master (item_key, lot, expiry, source, recorded_at, event_id) VALUES "
                            "({key:String}, {lot:String}, NULL, 'import', {t:DateTime64(6, 'UTC')}, {id:String})",
                            parameters={"key": key, "lot": f"L{n}", "t": at(T0), "id": f"import/{n}"})
-    rows = list(lots_in_range(clickhouse, since=at(T0)))
-    expected = sorted(item_uri(key, uri) for key, uri in LOT_KEYS.items() if key != f"01/{GTIN}")
-    assert [row["element_id"] for row in rows] == expected
-    assert all(row["element_id"] == item_uri(row["item_key"], row["epc_uri"]) for row in rows)
-    assert clickhouse.query("SELECT 1").result_rows == [(1,)]  # the stream is closed once read
+    instances = sorted(key for key in LOT_KEYS if key != f"01/{GTIN}")
+    counted = QueryCounter(clickhouse, LOTS_PAGE_END_IN_RANGE, LOTS_IN_RANGE)
+    rows = list(lots_in_range(counted, since=at(T0), page_items=2))
+    assert [row["item_key"] for row in rows] == instances
+    assert [row["lot"] for row in rows] == [f"L{list(LOT_KEYS).index(key)}" for key in instances]
+    # the class is one of the range's items too: 10 items in pages of 2, then the page that finds none
+    assert counted.ran == ["lots_page_end_in_range", "lots_in_range"] * 5 + ["lots_page_end_in_range"]
+    assert list(lots_in_range(clickhouse, since=at(T0))) == rows
+    assert [e["id"] for e in streamed_lot_master_data(rows).elements] == [item_uri(key, LOT_KEYS[key]) for key in instances]
 
 
 class ReadCounter:
@@ -365,3 +401,11 @@ def test_long_export_reports_progress_on_stderr(monkeypatch):
     monkeypatch.setattr(items.sys, "stderr", terminal)
     list(with_progress(iter(range(25)), every=10))
     assert terminal.getvalue() == "tagtrail epcis: 10 events written\ntagtrail epcis: 20 events written\n"
+
+
+def test_lot_rows_out_of_item_key_order_are_refused_naming_the_item():
+    """Pages that overlapped would list an item twice in the header; the stream stops with the item named."""
+    rows = [{"item_key": serial_key(n), "epc_uri": None, "lot": "L1", "expiry": None} for n in (1, 2, 2)]
+    vocabulary = streamed_lot_master_data(iter(rows))
+    with pytest.raises(ValueError, match=r"item '01/.*/21/0000002' came after '01/.*/21/0000002'"):
+        list(vocabulary.elements)

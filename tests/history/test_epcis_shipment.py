@@ -11,6 +11,13 @@ from lxml import etree
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.events.item_master import ItemMaster
+from tagtrail.history.migrations import migrate
+from tagtrail.history.queries import (
+    LOTS_IN_TRANSACTIONS,
+    LOTS_PAGE_END_IN_TRANSACTIONS,
+    find_transactions,
+    lots_in_transactions,
+)
 from tests.history.business import DESADV, SSCC, crossing, shipment, store_item_master, store_transactions
 from tests.history.conftest import store
 from tests.history.scenario import HOUR, T0, item_key
@@ -18,6 +25,7 @@ from tests.history.test_cli import tagtrail
 from tests.history.test_epcis import epcis_schema, validate  # noqa: F401 (the fixture)
 from tests.history.test_epcis_locations import REPO
 from tests.history.test_epcis_lots import MDA, instance_data
+from tests.history.test_epcis_range import QueryCounter
 from tests.history.test_event_hash import reference_hashes
 
 OPEN, CLOSE = T0 + HOUR, T0 + 2 * HOUR
@@ -105,3 +113,24 @@ def test_an_unknown_shipment_or_half_a_header_exits_with_a_clear_message_writing
     assert bad.returncode == 2 and "sender '0614141000006'" in bad.stderr
     both = tagtrail("epcis", "--shipment", "DA-1001", "--since", "2026-01-01T00:00:00Z", "--site", str(site))  # fixed-date: refused before it is read
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_a_shipments_lots_come_a_page_of_items_at_a_time_each_item_once(clickhouse_settings):
+    """The header's lots of a shipment (its events' items and its SSCC) are read a page of items at a time in
+    item_key order (the engine's memory follows the page): one item per page gives the same rows as one page."""
+    client = connect_clickhouse(clickhouse_settings)
+    try:
+        migrate(client)
+        stored_day(clickhouse_settings)
+        store_item_master(client, [ItemMaster(event_id=f"import/ef57/{n}", item_key=key, lot=f"P-{n}", source="import",
+                                              recorded_at=T0 + 1) for n, key in enumerate([item_key(2), f"00/{SSCC}"])],
+                          first_offset=2)  # after stored_day's two
+        ids = [t["transaction_id"] for t in find_transactions(client, "DA-1001")]
+        counted = QueryCounter(client, LOTS_PAGE_END_IN_TRANSACTIONS, LOTS_IN_TRANSACTIONS)
+        rows = list(lots_in_transactions(counted, ids, [f"00/{SSCC}"], page_items=1))
+        assert [(row["item_key"], row["lot"]) for row in rows] == [
+            (f"00/{SSCC}", "P-1"), (item_key(1), "L-1"), (item_key(2), "P-0")]
+        assert counted.ran == ["lots_page_end_in_transactions", "lots_in_transactions"] * 3 + ["lots_page_end_in_transactions"]
+        assert list(lots_in_transactions(client, ids, [f"00/{SSCC}"])) == rows
+    finally:
+        client.close()
