@@ -188,6 +188,7 @@ class SinkLoop:
         self.lag = LagReporter(metrics, self.consumer, STAGE) if metrics is not None else None
         self._stats_at = clock()
         self._stats_rows = 0
+        self._closing = False
 
     # -- main loop ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -299,6 +300,14 @@ class SinkLoop:
 
     # -- rebalance ------------------------------------------------------------------------------
     def _assigned(self, consumer: Consumer, partitions: list) -> None:
+        """Plans the crash replay of newly assigned partitions from their committed metadata.
+
+        Not while closing: a rebalance that completes inside close() (a killed member's session
+        expiring, say) still delivers its assignment, but nothing will be consumed from it, and the
+        committed-offsets read would fail on the handle being torn down, ending a clean stop in error."""
+        if self._closing or self.stop.is_set():
+            log.info("partitions_assigned_while_stopping", topic=self.topic, partitions=[tp.partition for tp in partitions])
+            return
         self.replay.assigned(partitions)
         log.info("partitions_assigned", topic=self.topic, partitions=[tp.partition for tp in partitions])
         if self.ready is not None:
@@ -347,6 +356,7 @@ class SinkLoop:
             self._stats_at, self._stats_rows = now, 0
 
     def close(self) -> None:
+        self._closing = True
         try:
             self.consumer.close()
         except Exception as exc:  # noqa: BLE001 - closing must not hide the error that ended the loop

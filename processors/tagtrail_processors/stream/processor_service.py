@@ -117,6 +117,7 @@ class Processor:
         self.input_state = InputState.IN_STEP
         self.committed_positions: dict[tuple[str, int], int] = {}
         self.parked: dict[int, tuple[PartitionTracker, int | None]] = {}
+        self.closing = False  # set once close() starts: an assignment served inside it is not restored
         self.movement_partitions = conn.partitions
         self.counts = {"reads": 0, "scans": 0, "movements": 0, "dead_letters": 0}
 
@@ -176,6 +177,7 @@ class Processor:
                 self.input_state = InputState.MUST_REWIND
                 log.warning("final_commit_aborted", message="uncommitted input will be processed again on restart")
         finally:
+            self.closing = True
             self.consumer.close()  # revokes: commits once more if anything is open
             self.producer.flush(10)
             log.info("processor_stopped", **self.counts)
@@ -291,6 +293,10 @@ class Processor:
 
     # -- rebalances ------------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.closing:
+            # a rebalance completing inside close(): nothing will be processed, so no state to restore
+            log.info("partitions_assigned_while_closing", partitions=sorted(tp.partition for tp in partitions))
+            return
         wanted = sorted({tp.partition for tp in partitions} - set(self.trackers))
         reused = []
         for p in wanted:
