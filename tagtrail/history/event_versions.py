@@ -135,18 +135,28 @@ def version_groups_in_range(client: Any, since: dt.datetime | None = None, until
     """The events in [since, until) (either end open when None), at `location` if given, each as its stored
     versions with its item's EPC URI, in (event_time, event_id) order. Holds one page of groups at a time."""
     bounds = {"since": _utc(since or EARLIEST), "until": _utc(until or LATEST), "location": location or ""}
-    after = {"after_time": bounds["since"], "after_id": "", "after_item": ""}
+    if location:
+        return keyset_version_groups(client, PAGE_END, bounds, PAGE_VERSIONS_AT, {"location": location},
+                                     start=bounds["since"], page_size=page_size)
+    return keyset_version_groups(client, PAGE_END, bounds, PAGE_VERSIONS, {}, start=bounds["since"], page_size=page_size)
+
+
+def keyset_version_groups(client: Any, page_end: NamedQuery, end_scope: dict[str, Any], page_versions: NamedQuery,
+                          versions_scope: dict[str, Any], *, start: dt.datetime,
+                          page_size: int) -> Iterator[tuple[Group, str | None]]:
+    """Pages over a scope's events in (event_time, event_id, item_key) order, from `start`: `page_end`
+    names the key of the page's last event (`limit` events on), `page_versions` reads every stored version
+    between the previous page's end and that key. The one keyset loop of the range, location and shipment
+    exports, so a page holds at most `page_size` events whatever the scope."""
+    after = {"after_time": start, "after_id": "", "after_item": ""}
     while True:
-        _, keys = run(client, PAGE_END, **bounds, **after, limit=page_size)
+        _, keys = run(client, page_end, **end_scope, **after, limit=page_size)
         if not keys:
             return
         last_time, last_id, last_item = keys[-1]
         keys = []
         last = {"last_time": _utc(last_time), "last_id": last_id, "last_item": last_item}
-        if location:
-            names, rows = run(client, PAGE_VERSIONS_AT, location=location, **after, **last)
-        else:
-            names, rows = run(client, PAGE_VERSIONS, **after, **last)
+        names, rows = run(client, page_versions, **versions_scope, **after, **last)
         groups = without_hidden_exits(client, grouped(names, rows))
         rows = []
         items = sorted({g[0]["item_key"] for g in groups})

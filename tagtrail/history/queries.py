@@ -479,15 +479,6 @@ def _lot_pages(client: Any, page_end: NamedQuery, page: NamedQuery, page_items: 
         after = last_key
 
 
-def stream_dicts(client: Any, query: NamedQuery, **parameters: Any) -> Iterator[dict]:
-    """The rows of `query` as dicts, read from the client's row stream as they come (clickhouse-connect's
-    query_rows_stream, HTTP and chdb alike); the stream closes when the rows run out or the iterator is closed."""
-    with client.query_rows_stream(query.sql, parameters=parameters) as stream:
-        names = list(stream.source.column_names)
-        for row in stream:
-            yield dict(zip(names, row))
-
-
 def _dicts(result: tuple[list[str], list[tuple]]) -> list[dict]:
     names, rows = result
     return [dict(zip(names, row)) for row in rows]

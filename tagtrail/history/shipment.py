@@ -22,14 +22,12 @@ from typing import Any
 from tagtrail.history import queries
 from tagtrail.history.event_versions import (
     AFTER_KEY,
-    ITEM_EPC_URIS,
     UP_TO_KEY,
     VERSION_COLUMNS,
     Group,
-    grouped,
-    without_hidden_exits,
+    keyset_version_groups,
 )
-from tagtrail.history.queries import EARLIEST, NamedQuery, _utc, run
+from tagtrail.history.queries import EARLIEST, NamedQuery, _utc
 from tagtrail.identity import resolve_any
 from tagtrail.identity.resolve import IdentityError
 
@@ -99,16 +97,5 @@ def version_groups_in_shipment(client: Any, shipment: Shipment, *,
     """The shipment's events, each as its stored versions with its item's EPC URI, in (event_time,
     event_id) order. Holds one page of groups at a time."""
     scope = {"transaction_ids": shipment.transaction_ids, "item_keys": shipment.sscc_keys}
-    after = {"after_time": _utc(EARLIEST), "after_id": "", "after_item": ""}
-    while True:
-        _, keys = run(client, SHIPMENT_PAGE_END, **scope, **after, limit=page_size)
-        if not keys:
-            return
-        last_time, last_id, last_item = keys[-1]
-        last = {"last_time": _utc(last_time), "last_id": last_id, "last_item": last_item}
-        names, rows = run(client, SHIPMENT_PAGE_VERSIONS, **scope, **after, **last)
-        groups = without_hidden_exits(client, grouped(names, rows))
-        known = dict(run(client, ITEM_EPC_URIS, item_keys=sorted({g[0]["item_key"] for g in groups}))[1]) if groups else {}
-        for group in groups:
-            yield group, known.get(group[0]["item_key"])
-        after = {"after_time": last["last_time"], "after_id": last_id, "after_item": last_item}
+    return keyset_version_groups(client, SHIPMENT_PAGE_END, scope, SHIPMENT_PAGE_VERSIONS, scope,
+                                 start=_utc(EARLIEST), page_size=page_size)
