@@ -12,6 +12,7 @@ import structlog
 from tagtrail import __version__
 from tagtrail.config import ConfigError
 from tagtrail.structured_logs import configure_logging
+from tagtrail_cli.launch.stopping import StoppedBeforeStart
 from tagtrail_cli.user_errors import UserError
 
 COMMANDS = [
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         _report_failure(args, log, "tagtrail: error: ", str(exc))
         return exc.exit_code
+    except StoppedBeforeStart as exc:
+        log.info("stopped_before_start", command=args.command, waiting_for=str(exc),
+                 message="stopped while waiting; nothing had started, nothing is lost")
+        return 0
     except KeyboardInterrupt:
         _report_failure(args, log, "tagtrail: ", "interrupted")
         return 130

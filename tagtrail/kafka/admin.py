@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import structlog
@@ -14,7 +15,14 @@ from tagtrail.kafka.topics import TopicSpec
 log = structlog.get_logger(__name__)
 
 
-def ensure_topics(conn: KafkaConnection, specs: list[TopicSpec] | None = None, timeout_s: float = 30.0) -> None:
+class TopicWaitStopped(Exception):
+    """`stop` was set while waiting for the broker: a SIGTERM at start-up ends the wait, not only its timeout."""
+
+
+def ensure_topics(conn: KafkaConnection, specs: list[TopicSpec] | None = None, timeout_s: float = 30.0, *,
+                  stop: threading.Event | None = None) -> None:
+    """Creates the missing topics of `specs` (the site's layout by default), waiting up to `timeout_s` for
+    the broker; raises TopicWaitStopped as soon as `stop` is set during that wait."""
     specs = specs if specs is not None else conn.topics.specs()
     if conn.embedded is not None:
         for spec in specs:
@@ -22,26 +30,30 @@ def ensure_topics(conn: KafkaConnection, specs: list[TopicSpec] | None = None, t
         return
     admin = AdminClient(conn.base())
     try:
-        _create_missing(admin, conn, specs, timeout_s)
+        _create_missing(admin, conn, specs, timeout_s, stop)
     finally:
         admin.poll(0)  # librdkafka's log lines wait in the client's queue until served
 
 
-def _list_topics(admin: AdminClient, timeout_s: float) -> set[str]:
+def _list_topics(admin: AdminClient, timeout_s: float, stop: threading.Event | None) -> set[str]:
     """Asks in short rounds, serving the client's log queue between them, so a broker that cannot
-    be reached is logged (librdkafka's "Connect to ... failed") while we wait, not after."""
+    be reached is logged (librdkafka's "Connect to ... failed") while we wait, not after; a stop is
+    seen between rounds."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return set(admin.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic()))).topics)
+            return set(admin.list_topics(timeout=max(0.1, min(0.5, deadline - time.monotonic()))).topics)
         except KafkaException:
             admin.poll(0)
+            if stop is not None and stop.is_set():
+                raise TopicWaitStopped("stopped while waiting for the Kafka broker") from None
             if time.monotonic() >= deadline:
                 raise
 
 
-def _create_missing(admin: AdminClient, conn: KafkaConnection, specs: list[TopicSpec], timeout_s: float) -> None:
-    existing = _list_topics(admin, timeout_s)
+def _create_missing(admin: AdminClient, conn: KafkaConnection, specs: list[TopicSpec], timeout_s: float,
+                    stop: threading.Event | None) -> None:
+    existing = _list_topics(admin, timeout_s, stop)
     wanted = [
         NewTopic(
             spec.name,

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle_llrp(args: argparse.Namespace) -> int:
     site = load_site_option(args)
-    with stop_on_signals() as stop, stage_metrics(site, site.llrp.metrics_port) as (metrics, ready), kafka_for(site) as conn:
+    with stop_on_signals() as stop, stage_metrics(site, site.llrp.metrics_port) as (metrics, ready), kafka_for(site, stop) as conn:
         run_llrp(site, conn, stop, metrics, ready)
     return 0
 
@@ -45,7 +45,7 @@ def handle_scans(args: argparse.Namespace) -> int:
     from tagtrail_ingest.scans.scan_api import run_scan_service
 
     site = load_site_option(args)
-    with stop_on_signals() as stop, stage_metrics(site, site.scans.metrics_port) as (metrics, ready), kafka_for(site) as conn:
+    with stop_on_signals() as stop, stage_metrics(site, site.scans.metrics_port) as (metrics, ready), kafka_for(site, stop) as conn:
         run_scan_service(site, conn, stop=stop, host=args.host, port=args.port, metrics=metrics, ready=ready)
     return 0
 

@@ -24,6 +24,6 @@ def handle(args: argparse.Namespace) -> int:
     from tagtrail_processors.stream.processor_service import run_processor
 
     site = load_site_option(args)
-    with stop_on_signals() as stop, kafka_for(site) as conn, stage_metrics(site, site.processing.metrics_port) as (metrics, ready):
+    with stop_on_signals() as stop, kafka_for(site, stop) as conn, stage_metrics(site, site.processing.metrics_port) as (metrics, ready):
         run_processor(site, conn, stop=stop, instance_id=args.instance_id, metrics=metrics, ready=ready)
     return 0

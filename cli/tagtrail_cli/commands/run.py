@@ -66,7 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         process_m, process_ready = stack.enter_context(stage_metrics(site, site.processing.metrics_port))
         sink_m, sink_ready = stack.enter_context(stage_metrics(site, site.sink.metrics_port))
         client = stack.enter_context(clickhouse_for(site, stop))
-        conn = stack.enter_context(kafka_for(site))
+        conn = stack.enter_context(kafka_for(site, stop))
         # Each stage gets the stop event of its attempt and builds its own Kafka clients on every
         # (re)start; the ClickHouse client and the Kafka connection above are shared and outlive restarts.
         stages = Supervisor(stop, policy)

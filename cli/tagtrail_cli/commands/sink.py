@@ -29,7 +29,7 @@ def handle(args: argparse.Namespace) -> int:
         # Served first: /healthz answers (and /readyz says not ready) while ClickHouse is awaited.
         stage_metrics(site, site.sink.metrics_port) as (metrics, ready),
         clickhouse_for(site, stop) as client,
-        kafka_for(site) as conn,
+        kafka_for(site, stop) as conn,
     ):
         run_sink(site, conn, client, stop=stop, metrics=metrics, ready=ready)
     return 0

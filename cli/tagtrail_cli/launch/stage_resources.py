@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
 
 from tagtrail.clickhouse import connect_clickhouse
 from tagtrail.config import SiteConfig
-from tagtrail.kafka import KafkaConnection, connect, ensure_topics
+from tagtrail.kafka import KafkaConnection, TopicWaitStopped, connect, ensure_topics
 from tagtrail.observability import Metrics, serve_metrics
+from tagtrail_cli.launch.stopping import StoppedBeforeStart
 from tagtrail_cli.launch.supervisor import FAIL_FAST, Supervisor
 
 log = structlog.get_logger(__name__)
+
 
 
 @contextmanager
@@ -38,10 +40,15 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 
 @contextmanager
-def kafka_for(site: SiteConfig) -> Iterator[KafkaConnection]:
+def kafka_for(site: SiteConfig, stop: threading.Event | None = None) -> Iterator[KafkaConnection]:
+    """The site's Kafka connection with its topics in place; a `stop` set while the broker is awaited
+    ends the wait with StoppedBeforeStart."""
     conn = connect(site.kafka)
     try:
-        ensure_topics(conn)
+        try:
+            ensure_topics(conn, stop=stop)
+        except TopicWaitStopped as exc:
+            raise StoppedBeforeStart("Kafka") from exc
         yield conn
     finally:
         conn.close()
@@ -73,11 +80,11 @@ def clickhouse_for(site: SiteConfig, stop: threading.Event, *, max_backoff_s: fl
             break
         except Exception as exc:
             if stop.is_set():
-                raise
+                raise StoppedBeforeStart("ClickHouse") from exc
             log.warning("clickhouse_unreachable", dsn_kind=site.clickhouse.dsn.split(":", 1)[0],
                         retry_in_s=delay, error=f"{type(exc).__name__}: {str(exc)[:200]}")
             if stop.wait(delay):
-                raise
+                raise StoppedBeforeStart("ClickHouse") from exc
             delay = min(delay * 2, max_backoff_s)
     try:
         yield client
