@@ -9,6 +9,7 @@ from contextlib import ExitStack
 
 import structlog
 
+from tagtrail.config import ConfigError
 from tagtrail_cli.commands.ingest import run_llrp
 from tagtrail_cli.launch.stage_resources import clickhouse_for, kafka_for, stage_metrics, stop_on_signals
 from tagtrail_cli.launch.supervisor import RestartPolicy, StageFailed, Supervisor
@@ -86,6 +87,8 @@ def handle(args: argparse.Namespace) -> int:
         try:
             stages.join()
         except StageFailed as exc:
+            if isinstance(exc.__cause__, ConfigError):
+                raise exc.__cause__ from None  # main reports it as any config error: one line, exit 2
             print(f"tagtrail: run stopped: {exc}", file=sys.stderr)
             return 1
     return 0

@@ -21,7 +21,6 @@ from tagtrail_cli.launch.supervisor import FAIL_FAST, Supervisor
 log = structlog.get_logger(__name__)
 
 
-
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
     """An event set by SIGTERM or SIGINT, so stages finish their batch and commit before exiting."""

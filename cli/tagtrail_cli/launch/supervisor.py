@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from tagtrail.config import ConfigError
 from tagtrail.observability import Metrics
 
 log = structlog.get_logger(__name__)
@@ -150,6 +151,11 @@ class Supervisor:
                 stage.ready.clear()
             if error is None:
                 error = RuntimeError("it returned without being asked to stop")
+            if isinstance(error, ConfigError):  # the same config fails the same way: no restart can fix it
+                log.error("stage_config_error", stage=stage.name, error=_describe(error))
+                self._fail(stage, f"stage {stage.name} refused the site config: {error}", error)
+                self.stop.set()
+                return
             delay = stage.history.failed(self.clock())
             if delay is None:
                 self._give_up(stage, error)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import structlog
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from tagtrail.config import SiteConfig
+from tagtrail.config import ConfigError, SiteConfig
 from tagtrail.config.site import SinkSettings
 from tagtrail.kafka import KafkaConnection
 from tagtrail.observability import LagReporter, Metrics
@@ -136,16 +136,20 @@ class _ReadyPart:
 
 
 def validate(settings: SinkSettings) -> None:
-    """Batch boundaries are part of the exactly-once invariant: refuse settings that would break them."""
+    """Batch boundaries are part of the exactly-once invariant: refuse settings that would break them.
+    A ConfigError, so `tagtrail run` gives up at once instead of restarting what no restart can fix."""
+    problems = []
     if not 1 <= settings.batch_rows <= MAX_BATCH_ROWS:
-        raise ValueError(f"sink.batch_rows must be between 1 and {MAX_BATCH_ROWS} (one insert must stay one block), got {settings.batch_rows}")
+        problems.append(f"sink.batch_rows: must be between 1 and {MAX_BATCH_ROWS} (one insert must stay one block), got {settings.batch_rows}")
     if not 1 <= settings.catch_up_batch_rows <= MAX_BATCH_ROWS:
         # at or below batch_rows it simply has no effect
-        raise ValueError(f"sink.catch_up_batch_rows must be between 1 and {MAX_BATCH_ROWS}, got {settings.catch_up_batch_rows}")
+        problems.append(f"sink.catch_up_batch_rows: must be between 1 and {MAX_BATCH_ROWS}, got {settings.catch_up_batch_rows}")
     if settings.batch_seconds <= 0:
-        raise ValueError(f"sink.batch_seconds must be positive, got {settings.batch_seconds}")
+        problems.append(f"sink.batch_seconds: must be positive, got {settings.batch_seconds}")
     if settings.retry_max_backoff_s <= 0:
-        raise ValueError(f"sink.retry_max_backoff_s must be positive, got {settings.retry_max_backoff_s}")
+        problems.append(f"sink.retry_max_backoff_s: must be positive, got {settings.retry_max_backoff_s}")
+    if problems:
+        raise ConfigError(problems)
 
 
 def exponential_backoff(cap_s: float, base_s: float = 0.25) -> Callable[[int], float]:
