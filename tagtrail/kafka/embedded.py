@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import logging
 import os
 import threading
 
 import confluent_kafka
+
+from tagtrail.kafka.client_log import LibrdkafkaLog
 
 # librdkafka's mock partition keeps 5 MiB (rdkafka_mock.c); leave room for batch overheads.
 PARTITION_CAPACITY_BYTES = 5 * 1024 * 1024
@@ -26,6 +29,13 @@ RECORD_OVERHEAD_BYTES = 70  # what the mock partition keeps per record besides i
 
 class EmbeddedCapacityError(RuntimeError):
     """Raised before a produce would push a mock partition past what it keeps."""
+
+
+# syslog levels, as librdkafka gives them, to Python's (confluent-kafka's own mapping)
+_SYSLOG_TO_LOGGING = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR,
+                      4: logging.WARNING, 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
+# void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+_LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p)
 
 
 def _librdkafka() -> ctypes.CDLL:
@@ -42,6 +52,8 @@ def _librdkafka() -> ctypes.CDLL:
     lib.rd_kafka_new.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.rd_kafka_conf_set.restype = ctypes.c_int
+    lib.rd_kafka_conf_set_log_cb.argtypes = [ctypes.c_void_p, _LOG_CB]
+    lib.rd_kafka_conf_set_log_cb.restype = None
     lib.rd_kafka_destroy.argtypes = [ctypes.c_void_p]
     lib.rd_kafka_mock_cluster_new.restype = ctypes.c_void_p
     lib.rd_kafka_mock_cluster_new.argtypes = [ctypes.c_void_p, ctypes.c_int]
@@ -56,12 +68,26 @@ def _librdkafka() -> ctypes.CDLL:
 class EmbeddedKafka:
     """One mock broker owned by this process; other clients reach it at `bootstrap_servers`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, log_level: int = 3, client_log: LibrdkafkaLog | None = None) -> None:
+        """`log_level` 3 (errors) silences this handle's "no bootstrap.servers" notice: it only hosts the
+        cluster. Its lines go to `client_log` as structured events, as every other client's do, not to
+        librdkafka's own stderr printer (which would break --log-json)."""
         self._lib = _librdkafka()
         errstr = ctypes.create_string_buffer(512)
         conf = self._lib.rd_kafka_conf_new()
-        # This handle only hosts the cluster; silence its "no bootstrap.servers" notice.
-        self._lib.rd_kafka_conf_set(conf, b"log_level", b"3", errstr, len(errstr))
+        self._lib.rd_kafka_conf_set(conf, b"log_level", str(log_level).encode(), errstr, len(errstr))
+        client_log = client_log or LibrdkafkaLog()
+
+        def log_line(_rk: int, level: int, facility: bytes | None, line: bytes | None) -> None:
+            # on the cluster's own threads: nothing may escape into C
+            try:
+                client_log.log(_SYSLOG_TO_LOGGING.get(level, logging.ERROR), "%s [%s] %s", (facility or b"").decode(errors="replace"), "embedded-cluster",
+                               (line or b"").decode(errors="replace"))
+            except Exception:  # noqa: BLE001, S110 - a log line that cannot be logged is dropped, never raised into C
+                pass
+
+        self._log_cb = _LOG_CB(log_line)  # kept: librdkafka holds only the C pointer
+        self._lib.rd_kafka_conf_set_log_cb(conf, self._log_cb)
         self._rk = self._lib.rd_kafka_new(0, conf, errstr, len(errstr))
         if not self._rk:
             raise RuntimeError(f"could not start the embedded Kafka: {errstr.value.decode()}")

@@ -98,3 +98,25 @@ def test_embedded_capacity_guard_refuses_before_data_would_be_dropped() -> None:
         assert 0.9 < guard.used_fraction() <= 1.0
     finally:
         conn.close()
+
+
+def test_the_embedded_clusters_own_librdkafka_lines_are_structured_log_events() -> None:
+    """The handle that hosts the mock cluster logs too (at debug level: its "no bootstrap.servers"
+    notice); under --log-json every stderr line must still parse, so its lines are log events."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "from tagtrail.structured_logs import configure_logging\n"
+        "from tagtrail.kafka.embedded import EmbeddedKafka\n"
+        "configure_logging(level='debug', json=True)\n"
+        "cluster = EmbeddedKafka(log_level=7)\n"
+        "cluster.create_topic('t', 1)\n"
+        "cluster.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    events = [json.loads(line) for line in lines]  # a raw `%5|...|CONFWARN|...` line would not parse
+    assert any(e.get("client") == "embedded-cluster" and e.get("facility") == "CONFWARN" for e in events), lines
