@@ -135,10 +135,8 @@ def version_groups_in_range(client: Any, since: dt.datetime | None = None, until
     """The events in [since, until) (either end open when None), at `location` if given, each as its stored
     versions with its item's EPC URI, in (event_time, event_id) order. Holds one page of groups at a time."""
     bounds = {"since": _utc(since or EARLIEST), "until": _utc(until or LATEST), "location": location or ""}
-    if location:
-        return keyset_version_groups(client, PAGE_END, bounds, PAGE_VERSIONS_AT, {"location": location},
-                                     start=bounds["since"], page_size=page_size)
-    return keyset_version_groups(client, PAGE_END, bounds, PAGE_VERSIONS, {}, start=bounds["since"], page_size=page_size)
+    versions, scope = (PAGE_VERSIONS_AT, {"location": location}) if location else (PAGE_VERSIONS, {})
+    return keyset_version_groups(client, PAGE_END, bounds, versions, scope, start=bounds["since"], page_size=page_size)
 
 
 def keyset_version_groups(client: Any, page_end: NamedQuery, end_scope: dict[str, Any], page_versions: NamedQuery,

@@ -68,15 +68,15 @@ def _librdkafka() -> ctypes.CDLL:
 class EmbeddedKafka:
     """One mock broker owned by this process; other clients reach it at `bootstrap_servers`."""
 
-    def __init__(self, *, log_level: int = 3, client_log: LibrdkafkaLog | None = None) -> None:
+    def __init__(self, *, log_level: int = 3) -> None:
         """`log_level` 3 (errors) silences this handle's "no bootstrap.servers" notice: it only hosts the
-        cluster. Its lines go to `client_log` as structured events, as every other client's do, not to
-        librdkafka's own stderr printer (which would break --log-json)."""
+        cluster. Its lines become structured `librdkafka` events, as every other client's do, not output
+        of librdkafka's own stderr printer (which would break --log-json)."""
         self._lib = _librdkafka()
         errstr = ctypes.create_string_buffer(512)
         conf = self._lib.rd_kafka_conf_new()
         self._lib.rd_kafka_conf_set(conf, b"log_level", str(log_level).encode(), errstr, len(errstr))
-        client_log = client_log or LibrdkafkaLog()
+        client_log = LibrdkafkaLog()
 
         def log_line(_rk: int, level: int, facility: bytes | None, line: bytes | None) -> None:
             # on the cluster's own threads: nothing may escape into C
